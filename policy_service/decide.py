@@ -1,0 +1,225 @@
+"""Turn the rules that fired into a decision: precedence, highest priority, tier conflicts, path seniority."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from decimal import ROUND_HALF_UP, Decimal
+from typing import Any
+
+from .complaint import parse_complaint
+from .policy import model as m
+from .policy.compile import NO_VALUE, SENTINEL, CompiledPolicy
+
+CENT = Decimal("0.01")
+
+
+def _money(value: Decimal) -> str:
+    return str(value.quantize(CENT, rounding=ROUND_HALF_UP))
+
+
+@dataclass
+class _Resolution:
+    """What each stage decided so far for one complaint; fed back into the next stage's fact."""
+
+    program: CompiledPolicy
+    complaint: dict
+    categories: list[str] = field(default_factory=list)
+    category_default: bool = False
+    priority: str = ""
+    priority_rules: list[str] = field(default_factory=list)
+    priority_winner: str | None = None
+    tier: m.Tier | None = None
+    tier_amount: dict | None = None
+    tier_rules: list[str] = field(default_factory=list)
+    tier_winner: str | None = None
+    path: str | None = None
+    path_rules: list[str] = field(default_factory=list)
+    path_winner: str | None = None
+    warnings: list[str] = field(default_factory=list)
+    extras: dict = field(default_factory=dict)
+
+    @property
+    def policy(self) -> m.Policy:
+        return self.program.policy
+
+    def advance(self, stage_index: int, fired: list[str]) -> dict:
+        """Resolve one stage from the rule ids that fired; return the facts later stages may test."""
+        stage = m.STAGES[stage_index]
+        getattr(self, f"_resolve_{stage}")(fired)
+        return dict(self.extras)
+
+    def _ordered_rules(self, fired: list[str]) -> list[m.Rule]:
+        order = {rule.id: index for index, rule in enumerate(self.policy.rules)}
+        return sorted((self.policy.rule(rule_id) for rule_id in set(fired)), key=lambda r: order[r.id])
+
+    def _resolve_category(self, fired: list[str]) -> None:
+        rank = {cid: index for index, cid in enumerate(self.policy.category_precedence)}
+        self.categories = sorted(set(fired), key=lambda cid: rank[cid])
+        if not self.categories and self.policy.default_category:
+            self.categories = [self.policy.default_category]
+            self.category_default = True
+        flags = sorted({flag for cid in self.categories for flag in self.policy.category(cid).flags})
+        self.extras["cats"] = [SENTINEL] + self.categories
+        self.extras["flags"] = [SENTINEL] + flags
+
+    def _resolve_priority(self, fired: list[str]) -> None:
+        rules = self._ordered_rules(fired)
+        self.priority_rules = [r.id for r in rules]
+        best = min(rules, key=lambda r: self.policy.priority(r.outcome).rank, default=None)
+        self.priority = best.outcome if best else self.policy.default_priority
+        self.priority_winner = best.id if best else None
+        self.extras["prio"] = self.priority
+
+    def _resolve_compensation(self, fired: list[str]) -> None:
+        rules = self._ordered_rules(fired)
+        self.tier_rules = [r.id for r in rules]
+        tier_order = {t.id: index for index, t in enumerate(self.policy.tiers)}
+        candidates: dict[str, tuple[m.Rule, dict | None]] = {}
+        for rule in rules:
+            if rule.outcome not in candidates:
+                candidates[rule.outcome] = (rule, self._amount(self.policy.tier(rule.outcome)))
+        winner: tuple[m.Rule, dict | None] | None = None
+        if candidates:
+            if self.policy.compensation_conflict == "most_generous":
+                def generosity(item):
+                    rule, amount = item
+                    value = Decimal(amount["value"]) if amount else Decimal(0)
+                    return (-value, tier_order[rule.outcome])
+                winner = min(candidates.values(), key=generosity)
+            else:
+                winner = min(candidates.values(), key=lambda item: tier_order[item[0].outcome])
+        if winner:
+            self.tier = self.policy.tier(winner[0].outcome)
+            self.tier_amount = winner[1]
+            self.tier_winner = winner[0].id
+        self.extras["tier"] = self.tier.id if self.tier else NO_VALUE
+
+    def _amount(self, tier: m.Tier) -> dict | None:
+        spec = tier.amount
+        if spec is None:
+            return None
+        if spec.fixed is not None:
+            return {"value": _money(spec.fixed), "currency": spec.currency}
+        order = self.complaint.get("order") or {}
+        value = order.get("value")
+        base: Decimal | None = None
+        if value is not None and order.get("currency") == spec.currency:
+            base = Decimal(value) * spec.percent_of_order / 100
+        elif value is not None:
+            self.warnings.append(f"tier '{tier.id}' is in {spec.currency} but the order is in "
+                                 f"{order.get('currency')}; only its floor applies")
+        amount = base if base is not None else Decimal(0)
+        if spec.floor is not None:
+            amount = max(amount, spec.floor)
+        if spec.cap is not None:
+            amount = min(amount, spec.cap)
+        if base is None and spec.floor is None:
+            return None
+        return {"value": _money(amount), "currency": spec.currency}
+
+    def _resolve_escalation(self, fired: list[str]) -> None:
+        rules = self._ordered_rules(fired)
+        self.path_rules = [r.id for r in rules]
+        seniority = {p.id: index for index, p in enumerate(self.policy.paths)}
+        best = min(rules, key=lambda r: seniority[r.outcome], default=None)
+        self.path = best.outcome if best else self.policy.default_escalation
+        self.path_winner = best.id if best else None
+
+
+def _origin(origin: m.Origin) -> dict:
+    return {"file": origin.file, "line": origin.line}
+
+
+def _trace(res: _Resolution) -> list[dict]:
+    policy = res.policy
+    trace: list[dict] = []
+    if res.category_default:
+        trace.append({"stage": "category", "rule": None, "reason": "policy.default_category",
+                      "decided": {"category": res.categories[0]}, "applied": True})
+    else:
+        for cid in res.categories:
+            category = policy.category(cid)
+            trace.append({"stage": "category", "rule": cid, **_origin(category.origin),
+                          "decided": {"category": cid}, "applied": True})
+    for stage, fired, winner in (("priority", res.priority_rules, res.priority_winner),
+                                 ("compensation", res.tier_rules, res.tier_winner),
+                                 ("escalation", res.path_rules, res.path_winner)):
+        for rule_id in fired:
+            rule = policy.rule(rule_id)
+            trace.append({"stage": stage, "rule": rule_id, **_origin(rule.origin),
+                          "decided": {stage: rule.outcome}, "applied": rule_id == winner})
+    if res.priority_winner is None:
+        trace.append({"stage": "priority", "rule": None, "reason": "policy.default_priority",
+                      "decided": {"priority": res.priority}, "applied": True})
+    if res.path_winner is None and res.path is not None:
+        trace.append({"stage": "escalation", "rule": None, "reason": "policy.default_escalation",
+                      "decided": {"escalation": res.path}, "applied": True})
+    return trace
+
+
+def build_decision(res: _Resolution, now: datetime) -> dict:
+    """Assemble the decision document from a finished resolution."""
+    policy = res.policy
+    priority = policy.priority(res.priority)
+    compensation = None
+    if res.tier is not None:
+        tier = res.tier
+        amount = res.tier_amount
+        compensation = {
+            "tier": tier.id,
+            "label": tier.label.as_dict(),
+            "remedy": tier.remedy,
+            "amount": amount,
+            "requires_approval": bool(amount and tier.approval_above is not None
+                                      and Decimal(amount["value"]) > tier.approval_above),
+            "basis": tier.basis or None,
+        }
+    escalation = None
+    if res.path is not None:
+        path = policy.path(res.path)
+        escalation = {
+            "path": path.id,
+            "label": path.label.as_dict(),
+            "steps": [{"role": s.role, "notify": list(s.notify), "note": s.note or None} for s in path.steps],
+        }
+    return {
+        "complaint_id": res.complaint["id"],
+        "policy": policy.summary(),
+        "evaluated_at": now.isoformat(timespec="seconds"),
+        "categories": [{"id": cid, "label": policy.category(cid).label.as_dict(),
+                        "flags": list(policy.category(cid).flags)} for cid in res.categories],
+        "primary_category": res.categories[0] if res.categories else None,
+        "priority": {"id": priority.id, "rank": priority.rank, "label": priority.label.as_dict()},
+        "compensation": compensation,
+        "escalation": escalation,
+        "trace": _trace(res),
+        "warnings": res.warnings,
+    }
+
+
+class Decider:
+    """Decides complaints under one compiled policy with one backend (durable-rules or the reference)."""
+
+    def __init__(self, program: CompiledPolicy, backend: str = "durable"):
+        self.program = program
+        if backend == "durable":
+            from .engine import DurableBackend
+
+            self.backend = DurableBackend(program)
+        elif backend == "reference":
+            from .reference import ReferenceBackend
+
+            self.backend = ReferenceBackend(program)
+        else:
+            raise ValueError(f"unknown backend '{backend}' (durable or reference)")
+
+    def decide(self, payload: Any, now: datetime | None = None) -> dict:
+        """Validate a complaint payload and return its decision; raises ComplaintInvalid on bad input."""
+        return self.decide_parsed(parse_complaint(payload), now)
+
+    def decide_parsed(self, complaint: dict, now: datetime | None = None) -> dict:
+        """Return the decision for an already validated complaint."""
+        resolution = _Resolution(self.program, complaint)
+        self.backend.run(self.program.facts_for(complaint), resolution.advance)
+        return build_decision(resolution, now or datetime.now(timezone.utc))

@@ -1,0 +1,208 @@
+"""The validated policy as frozen dataclasses: what the compiler and the resolver read."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any, Union
+
+# The stages in evaluation order; a rule may only refer to what earlier stages decided.
+STAGES = ("category", "priority", "compensation", "escalation")
+
+
+@dataclass(frozen=True)
+class Origin:
+    """Where a policy element was written."""
+
+    file: str
+    line: int
+    column: int = 1
+
+
+# --- conditions -----------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Always:
+    """A condition that always holds (a rule with no `when`)."""
+
+
+@dataclass(frozen=True)
+class AllOf:
+    """Every one of `items` holds."""
+
+    items: tuple
+
+
+@dataclass(frozen=True)
+class AnyOf:
+    """At least one of `items` holds."""
+
+    items: tuple
+
+
+@dataclass(frozen=True)
+class NotOf:
+    """`item` does not hold."""
+
+    item: Any
+
+
+@dataclass(frozen=True)
+class FieldTest:
+    """A comparison of one complaint field with constants (`equals`, `less_than`, `in`, `exists` ...)."""
+
+    field: str
+    op: str
+    value: Any
+
+
+@dataclass(frozen=True)
+class TextTest:
+    """A text condition on a string field: keywords (`contains_any`/`contains_all`) or a regex (`matches`)."""
+
+    field: str
+    op: str
+    value: tuple  # keywords, or a 1-tuple holding the pattern
+
+
+@dataclass(frozen=True)
+class DecidedTest:
+    """A test of what an earlier stage decided: `category`, `category_flag`, `priority`, `compensation`."""
+
+    subject: str
+    values: tuple
+
+
+Condition = Union[Always, AllOf, AnyOf, NotOf, FieldTest, TextTest, DecidedTest]
+
+
+# --- policy elements -------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Label:
+    """A human label in English and Chinese."""
+
+    en: str
+    zh: str
+
+    def as_dict(self) -> dict:
+        return {"en": self.en, "zh": self.zh}
+
+
+@dataclass(frozen=True)
+class Priority:
+    """One rung of the priority ladder; rank 1 is the most urgent."""
+
+    id: str
+    rank: int
+    label: Label
+    origin: Origin
+
+
+@dataclass(frozen=True)
+class Category:
+    """A complaint category with the condition that puts a complaint in it."""
+
+    id: str
+    label: Label
+    flags: tuple[str, ...]
+    when: Condition | None  # None: assigned only as the policy's default category
+    origin: Origin
+    description: str = ""
+
+
+@dataclass(frozen=True)
+class Amount:
+    """How a tier's amount is computed: fixed, or a percentage of the order value with floor and cap."""
+
+    currency: str
+    fixed: Decimal | None = None
+    percent_of_order: Decimal | None = None
+    floor: Decimal | None = None
+    cap: Decimal | None = None
+
+
+@dataclass(frozen=True)
+class Tier:
+    """A compensation tier: a remedy, an amount rule and an approval threshold."""
+
+    id: str
+    label: Label
+    remedy: str
+    amount: Amount | None
+    approval_above: Decimal | None
+    basis: str
+    origin: Origin
+
+
+@dataclass(frozen=True)
+class Step:
+    """One step of an escalation path: who acts and who is told."""
+
+    role: str
+    notify: tuple[str, ...]
+    note: str = ""
+
+
+@dataclass(frozen=True)
+class EscalationPath:
+    """A named escalation path; paths listed first are the more senior."""
+
+    id: str
+    label: Label
+    steps: tuple[Step, ...]
+    origin: Origin
+
+
+@dataclass(frozen=True)
+class Rule:
+    """A rule: when its condition holds, it proposes an outcome for one stage."""
+
+    id: str
+    stage: str
+    outcome: str
+    when: Condition
+    origin: Origin
+    description: str = ""
+
+
+@dataclass(frozen=True)
+class Policy:
+    """A complete, validated policy."""
+
+    name: str
+    version: str
+    description: str
+    directory: str
+    digest: str
+    files: tuple[str, ...]
+    priorities: tuple[Priority, ...]
+    default_priority: str
+    categories: tuple[Category, ...]
+    category_precedence: tuple[str, ...]
+    default_category: str | None
+    tiers: tuple[Tier, ...]
+    compensation_conflict: str
+    paths: tuple[EscalationPath, ...]
+    default_escalation: str | None
+    rules: tuple[Rule, ...]
+    lookup: dict = field(default_factory=dict, compare=False, repr=False)
+
+    def priority(self, priority_id: str) -> Priority:
+        return self.lookup["priority"][priority_id]
+
+    def category(self, category_id: str) -> Category:
+        return self.lookup["category"][category_id]
+
+    def tier(self, tier_id: str) -> Tier:
+        return self.lookup["tier"][tier_id]
+
+    def path(self, path_id: str) -> EscalationPath:
+        return self.lookup["path"][path_id]
+
+    def rule(self, rule_id: str) -> Rule:
+        return self.lookup["rule"][rule_id]
+
+    def summary(self) -> dict:
+        """Return name, version and digest, as every decision states them."""
+        return {"name": self.name, "version": self.version, "digest": self.digest}
