@@ -32,6 +32,7 @@ TEXT_OPS = ("contains_any", "contains_all", "matches")
 ID_PATTERN = re.compile(r"^[a-z][a-z0-9_]*(-[a-z0-9_]+)*$|^[A-Z][A-Za-z0-9_]*$")
 MAX_NUMBER = Decimal("1000000000000")
 THEN_KEYS = ("priority", "compensation", "escalation")
+CASCADING_CODES = ("unknown-reference", "incomplete-precedence", "missing-section", "first-rank-invariant")
 
 
 class _Context:
@@ -632,6 +633,10 @@ def validate(sources: LoadedSources) -> m.Policy:
                       "may go without one")
     _check_first_rank(categories, rules, ladder)
 
+    if sources.problems:
+        # A file that did not parse leaves its ids undefined; do not bury its syntax error under
+        # the references to them that it would have satisfied.
+        problems[:] = [p for p in problems if p.code not in CASCADING_CODES or p in sources.problems]
     if any(p.severity == "error" for p in problems):
         raise PolicyLoadError(problems)
     policy = m.Policy(
