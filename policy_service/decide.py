@@ -107,8 +107,9 @@ class _Resolution:
         if value is not None and order.get("currency") == spec.currency:
             base = Decimal(value) * spec.percent_of_order / 100
         elif value is not None:
+            consequence = "only its floor applies" if spec.floor is not None else "no amount can be computed"
             self.warnings.append(f"tier '{tier.id}' is in {spec.currency} but the order is in "
-                                 f"{order.get('currency')}; only its floor applies")
+                                 f"{order.get('currency')}; {consequence}")
         amount = base if base is not None else Decimal(0)
         if spec.floor is not None:
             amount = max(amount, spec.floor)
