@@ -126,5 +126,31 @@ def eval_command(source: TextIO, policy_dir: str, jsonl: bool, backend: str) -> 
         sys.exit(EXIT_BAD_INPUT)
 
 
+@main.command()
+@click.option("--write", "directory", type=click.Path(file_okay=False), default=None,
+              help="Write the schemas into this directory instead of checking them.")
+@click.option("--check", "check_dir", type=click.Path(file_okay=False), default=None,
+              help="Exit 1 if the schemas in this directory differ from the code.")
+def schemas(directory: str | None, check_dir: str | None) -> None:
+    """Print, write or check the published JSON Schemas."""
+    from pathlib import Path
+
+    from .schemas import generate, render, write_all
+
+    if directory:
+        for path in write_all(directory):
+            click.echo(f"wrote {path}")
+        return
+    if check_dir:
+        stale = [name for name, doc in generate().items()
+                 if not (Path(check_dir) / name).exists()
+                 or (Path(check_dir) / name).read_text(encoding="utf-8") != render(doc)]
+        for name in stale:
+            click.echo(f"{check_dir}/{name} is out of date; run `policy-service schemas --write {check_dir}`",
+                       err=True)
+        sys.exit(EXIT_BAD_INPUT if stale else EXIT_OK)
+    click.echo(json.dumps(generate(), ensure_ascii=False, indent=2))
+
+
 if __name__ == "__main__":  # pragma: no cover
     main()

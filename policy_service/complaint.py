@@ -16,7 +16,7 @@ MAX_TEXT_CHARS = 256 * 1024
 MAX_TAGS = 100
 MAX_ATTRIBUTES = 100
 MAX_LIST_ITEMS = 256
-MAX_ORDER_VALUE = Decimal("1000000000000")
+MAX_ORDER_VALUE = 10**12
 
 CHANNELS = ("phone", "email", "web", "chat", "social_media", "letter", "in_person", "app", "regulator", "other")
 
@@ -72,7 +72,8 @@ class ProductSchema(_Strict):
 
 
 class OrderSchema(_Strict):
-    value = fields.Decimal(validate=validate.Range(min=0, max=MAX_ORDER_VALUE), allow_nan=False, as_string=True)
+    value = fields.Decimal(validate=validate.Range(min=0, max=MAX_ORDER_VALUE), allow_nan=False, as_string=True,
+                           metadata={"description": "Order value in the currency's major unit, e.g. 899.00"})
     currency = fields.String(validate=validate.Regexp(r"^[A-Z]{3}$", error="must be an ISO 4217 code such as CNY"))
     purchased_at = fields.AwareDateTime(format="iso")
 
