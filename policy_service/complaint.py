@@ -39,6 +39,7 @@ FIELD_TYPES: dict[str, str] = {
     "order.purchased_at": "datetime",
     "order.days_since_purchase": "number",
     "tags": "list",
+    "status": "string",
 }
 ATTRIBUTES_PREFIX = "attributes."
 
@@ -109,6 +110,23 @@ def _check_attribute_value(item: Any, where: str, depth: int) -> None:
             _check_attribute_value(sub, f"{where}.{key}", depth + 1)
 
 
+STATUSES = ("open", "paused", "resolved", "closed")
+MAX_PAUSES = 50
+
+
+class PauseSchema(_Strict):
+    """An interval during which pausable clocks stop, e.g. external testing (China's rule excludes it)."""
+
+    start = fields.AwareDateTime(required=True, format="iso", data_key="from")
+    end = fields.AwareDateTime(format="iso", data_key="to", metadata={"description": "absent while ongoing"})
+    reason = fields.String(validate=validate.Length(1, 256))
+
+    @validates_schema
+    def _ordered(self, data, **kwargs):
+        if "end" in data and data["end"] <= data["start"]:
+            raise ValidationError("must be after 'from'", field_name="to")
+
+
 class ComplaintSchema(_Strict):
     """A complaint as ticketing systems send it."""
 
@@ -123,6 +141,8 @@ class ComplaintSchema(_Strict):
     order = fields.Nested(OrderSchema)
     tags = fields.List(fields.String(validate=validate.Length(1, 128)), validate=validate.Length(max=MAX_TAGS))
     attributes = fields.Dict(keys=fields.String(validate=validate.Length(1, 64)), validate=_check_attributes)
+    status = fields.String(validate=validate.OneOf(STATUSES))
+    pauses = fields.List(fields.Nested(PauseSchema), validate=validate.Length(max=MAX_PAUSES))
 
 
 _SCHEMA = ComplaintSchema()

@@ -47,6 +47,74 @@ class StepSchema(Schema):
     role = fields.String(required=True)
     notify = fields.List(fields.String(), required=True)
     note = fields.String(required=True, allow_none=True)
+    at = fields.String(required=True, allow_none=True, metadata={"format": "date-time",
+                                                                "description": "When the step fires"})
+    trigger = fields.String(required=True, allow_none=True, metadata={"description": "e.g. '50% of resolve'"})
+    pending = fields.String(metadata={"description": "Why `at` could not be computed"})
+
+
+class DeadlineStageSchema(Schema):
+    name = fields.String(required=True)
+    duration = fields.Dict(keys=fields.String(), values=fields.Float(), required=True)
+    unlocked_by = fields.String(required=True, allow_none=True)
+    due = fields.String(required=True, metadata={"format": "date-time"})
+    active = fields.Boolean(required=True)
+
+
+class OverriddenSchema(Schema):
+    rule = fields.String(required=True)
+    due = fields.String(required=True, metadata={"format": "date-time"})
+
+
+class CountingSchema(Schema):
+    day_zero = fields.String(required=True)
+    outside_hours = fields.String(required=True)
+    due_on_non_working_day = fields.String(required=True)
+
+
+class DeadlineSchema(Schema):
+    clock = fields.String(required=True)
+    label = fields.Nested(LabelSchema, required=True)
+    due = fields.String(required=True, metadata={"format": "date-time"})
+    starts = fields.String(required=True, metadata={"format": "date-time",
+                                                    "description": "When the clock started counting"})
+    calendar = fields.String(required=True)
+    duration = fields.Dict(keys=fields.String(), values=fields.Float(), required=True)
+    stage = fields.String(required=True, metadata={"description": "The active limit of a staged deadline"})
+    provisional = fields.Boolean(required=True)
+    provisional_reason = fields.String()
+    rule = fields.String(required=True)
+    file = fields.String(required=True)
+    line = fields.Integer(required=True)
+    basis = fields.String(required=True, allow_none=True)
+    counting = fields.Nested(CountingSchema, required=True)
+    stages = fields.List(fields.Nested(DeadlineStageSchema), required=True)
+    overridden = fields.List(fields.Nested(OverriddenSchema), required=True,
+                             metadata={"description": "Looser deadlines for the same clock from other rules"})
+    paused = fields.Dict(keys=fields.String(), values=fields.Float())
+
+
+class ClockStatusSchema(Schema):
+    clock = fields.String(required=True)
+    due = fields.String(required=True, metadata={"format": "date-time"})
+    breached = fields.Boolean(required=True)
+    elapsed_working_hours = fields.Float(required=True)
+    remaining_working_hours = fields.Float(required=True)
+    remaining_seconds = fields.Integer(required=True)
+    paused_now = fields.Boolean(required=True)
+
+
+class ActiveStepSchema(Schema):
+    step = fields.Integer(required=True)
+    role = fields.String(required=True)
+    since = fields.String(required=True, metadata={"format": "date-time"})
+
+
+class StatusSchema(Schema):
+    at = fields.String(required=True, metadata={"format": "date-time"})
+    clocks = fields.List(fields.Nested(ClockStatusSchema), required=True)
+    breached = fields.List(fields.String(), required=True)
+    escalation_step = fields.Nested(ActiveStepSchema, required=True, allow_none=True)
 
 
 class EscalationSchema(Schema):
@@ -57,7 +125,7 @@ class EscalationSchema(Schema):
 
 class TraceEntrySchema(Schema):
     stage = fields.String(required=True, validate=validate.OneOf(["category", "priority", "compensation",
-                                                                  "escalation"]))
+                                                                  "escalation", "deadline"]))
     rule = fields.String(required=True, allow_none=True, metadata={"description": "null for a policy default"})
     file = fields.String(metadata={"description": "Policy file that holds the rule"})
     line = fields.Integer(metadata={"description": "Line of the rule in that file"})
@@ -77,5 +145,7 @@ class DecisionSchema(Schema):
     priority = fields.Nested(PrioritySchema, required=True)
     compensation = fields.Nested(CompensationSchema, required=True, allow_none=True)
     escalation = fields.Nested(EscalationSchema, required=True, allow_none=True)
+    deadlines = fields.List(fields.Nested(DeadlineSchema), required=True)
+    status = fields.Nested(StatusSchema, metadata={"description": "Only when evaluated 'at' a given time"})
     trace = fields.List(fields.Nested(TraceEntrySchema), required=True)
     warnings = fields.List(fields.String(), required=True)

@@ -160,7 +160,8 @@ def test_later_stages_see_earlier_decisions(decide):
 def test_senior_path_wins_over_junior(decide):
     decision = decide()(text="beta", tags=["vip"], order={"value": 2000, "currency": "CNY"})
     assert decision["escalation"] == {"path": "senior", "label": {"en": "Senior", "zh": "高级"},
-                                      "steps": [{"role": "manager", "notify": ["boss@example.com"], "note": None}]}
+                                      "steps": [{"role": "manager", "notify": ["boss@example.com"], "note": None,
+                                                 "at": None, "trigger": None}]}
 
 
 def test_no_compensation_and_no_escalation_are_null(decide):

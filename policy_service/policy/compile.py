@@ -15,7 +15,8 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any, Union
 
-from ..complaint import FIELD_TYPES, days_between
+from ..calendar import BusinessCalendar
+from ..complaint import days_between
 from ..errors import PolicyLoadError, Problem
 from ..text import KeywordSet, RegexTest, normalize_text
 from . import model as m
@@ -136,6 +137,7 @@ class CompiledPolicy:
     slots: dict  # field path -> slot number
     text_features: tuple[TextFeature, ...]
     program_id: str = field(default="")
+    calendars: dict = field(default_factory=dict)  # calendar id -> BusinessCalendar
 
     def facts_for(self, complaint: dict) -> dict:
         """Return the base fact of a complaint: typed field values, presence and text hits."""
@@ -277,7 +279,8 @@ def branch_count(atom: Atom) -> int:
 
 # --- facts -------------------------------------------------------------------------------------
 
-def _lookup(complaint: dict, path: str) -> Any:
+def lookup(complaint: dict, path: str) -> Any:
+    """The value at a field path of a validated complaint (derived fields included), or None."""
     if path == "order.days_since_purchase":
         order = complaint.get("order") or {}
         purchased = order.get("purchased_at")
@@ -300,7 +303,7 @@ def build_facts(program: CompiledPolicy, complaint: dict) -> dict:
     hits = [SENTINEL]
     normalized: dict[str, str] = {}
     for path, slot in program.slots.items():
-        value = _lookup(complaint, path)
+        value = lookup(complaint, path)
         if value is None:
             continue
         present.append(path)
@@ -316,7 +319,7 @@ def build_facts(program: CompiledPolicy, complaint: dict) -> dict:
             key, encoded = _typed(slot, value)
             fact[key] = encoded
     for feature in program.text_features:
-        value = _lookup(complaint, feature.field)
+        value = lookup(complaint, feature.field)
         if not isinstance(value, str):
             continue
         if feature.field not in normalized:
@@ -375,4 +378,5 @@ def compile_policy(policy: m.Policy) -> CompiledPolicy:
         raise PolicyLoadError(problems)
     stages = tuple(Stage(name, f"stage_{name}", tuple(by_stage[name])) for name in m.STAGES)
     return CompiledPolicy(policy, stages, dict(compiler.slots), tuple(compiler.texts.values()),
-                          program_id=policy.digest.split(":")[-1][:12])
+                          program_id=policy.digest.split(":")[-1][:12],
+                          calendars={spec.id: BusinessCalendar(spec) for spec in policy.calendars})

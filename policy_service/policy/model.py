@@ -6,8 +6,10 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any, Union
 
+from ..calendar import CalendarSpec, Counting, Duration
+
 # The stages in evaluation order; a rule may only refer to what earlier stages decided.
-STAGES = ("category", "priority", "compensation", "escalation")
+STAGES = ("category", "priority", "compensation", "escalation", "deadline")
 
 
 @dataclass(frozen=True)
@@ -136,12 +138,63 @@ class Tier:
 
 
 @dataclass(frozen=True)
+class StepTiming:
+    """When an escalation step fires: after a duration, at a fraction of a clock, or at its breach."""
+
+    kind: str  # after | fraction | breach
+    duration: Duration | None = None
+    clock: str | None = None
+    fraction: float | None = None
+    calendar: str | None = None
+
+    def describe(self) -> str:
+        if self.kind == "after":
+            return f"{self.duration} after receipt"
+        if self.kind == "fraction":
+            return f"{self.fraction:.0%} of {self.clock}"
+        return f"breach of {self.clock}"
+
+
+@dataclass(frozen=True)
 class Step:
-    """One step of an escalation path: who acts and who is told."""
+    """One step of an escalation path: who acts, who is told, and when."""
 
     role: str
     notify: tuple[str, ...]
     note: str = ""
+    at: StepTiming | None = None
+
+
+@dataclass(frozen=True)
+class Clock:
+    """A named clock such as `acknowledge` or `resolve`."""
+
+    id: str
+    label: Label
+    pausable: bool
+    maximum: Duration | None
+    origin: Origin
+
+
+@dataclass(frozen=True)
+class DeadlineStage:
+    """One limit of a staged deadline; extensions apply when their complaint field is set."""
+
+    name: str
+    duration: Duration
+    unlocked_by: str | None = None
+
+
+@dataclass(frozen=True)
+class DeadlineSpec:
+    """What a deadline rule sets: a clock on a calendar, its limits and how it counts."""
+
+    clock: str
+    calendar: str
+    stages: tuple[DeadlineStage, ...]
+    counting: Counting
+    maximum: Duration | None
+    basis: str
 
 
 @dataclass(frozen=True)
@@ -164,6 +217,7 @@ class Rule:
     when: Condition
     origin: Origin
     description: str = ""
+    deadline: DeadlineSpec | None = None
 
 
 @dataclass(frozen=True)
@@ -186,6 +240,9 @@ class Policy:
     paths: tuple[EscalationPath, ...]
     default_escalation: str | None
     rules: tuple[Rule, ...]
+    calendars: tuple[CalendarSpec, ...] = ()
+    clocks: tuple[Clock, ...] = ()
+    default_calendar: str | None = None
     lookup: dict = field(default_factory=dict, compare=False, repr=False)
 
     def priority(self, priority_id: str) -> Priority:
@@ -202,6 +259,9 @@ class Policy:
 
     def rule(self, rule_id: str) -> Rule:
         return self.lookup["rule"][rule_id]
+
+    def clock(self, clock_id: str) -> Clock:
+        return self.lookup["clock"][clock_id]
 
     def summary(self) -> dict:
         """Return name, version and digest, as every decision states them."""

@@ -7,6 +7,9 @@ import re
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
+from datetime import date, time
+
+from ..calendar import DAY_UNITS, UNITS, CalendarSpec, Counting, Duration
 from ..complaint import FIELD_TYPES, field_type
 from ..errors import PolicyLoadError, Problem, did_you_mean
 from ..text import normalize_text, pattern_for_matching
@@ -14,9 +17,10 @@ from . import model as m
 from .loader import LoadedSources, SourceFile
 
 API_VERSION = "complaint-policy/v1"
-TOP_KEYS = ("apiVersion", "policy", "priorities", "categories", "compensation_tiers", "escalation_paths", "rules")
+TOP_KEYS = ("apiVersion", "policy", "priorities", "categories", "compensation_tiers", "escalation_paths",
+            "calendars", "clocks", "rules")
 POLICY_KEYS = ("name", "version", "description", "default_priority", "category_precedence", "default_category",
-               "compensation_conflict", "default_escalation")
+               "compensation_conflict", "default_escalation", "default_calendar")
 FLAGS = ("safety", "legal", "regulatory", "privacy", "fraud", "financial", "vulnerable_customer")
 FIRST_RANK_FLAGS = ("safety", "legal")
 REMEDIES = ("apology", "explanation", "repair", "exchange", "refund", "partial_refund", "voucher", "cash",
@@ -31,7 +35,16 @@ NUMERIC_OPS = ("less_than", "at_most", "greater_than", "at_least")
 TEXT_OPS = ("contains_any", "contains_all", "matches")
 ID_PATTERN = re.compile(r"^[a-z][a-z0-9_]*(-[a-z0-9_]+)*$|^[A-Z][A-Za-z0-9_]*$")
 MAX_NUMBER = Decimal("1000000000000")
-THEN_KEYS = ("priority", "compensation", "escalation")
+THEN_KEYS = ("priority", "compensation", "escalation", "deadline")
+DEADLINE_KEYS = ("clock", "calendar", "duration", "extensions", "maximum", "basis", "day_zero", "outside_hours",
+                 "due_on_non_working_day")
+COUNTING_CHOICES = {"day_zero": ("receipt_day", "next_working_day"),
+                    "outside_hours": ("next_working_day", "as_received"),
+                    "due_on_non_working_day": ("keep", "next_working_day")}
+CALENDAR_KEYS = ("id", "label", "description", "time_zone", "country", "subdivision", "working_hours", "cutoff",
+                 "extra_holidays", "extra_working_days", "declared_years")
+CLOCK_KEYS = ("id", "label", "description", "pausable", "maximum")
+TIME_PATTERN = re.compile(r"^([01]\d|2[0-3]):([0-5]\d)$")
 CASCADING_CODES = ("unknown-reference", "incomplete-precedence", "missing-section", "first-rank-invariant")
 
 
@@ -341,6 +354,8 @@ class _Collected:
         self.tiers: list[tuple[_Context, tuple, m.Tier]] = []
         self.paths: list[tuple[_Context, tuple, m.EscalationPath]] = []
         self.rules: list[tuple[_Context, tuple, m.Rule]] = []
+        self.calendars: list[tuple[_Context, tuple, CalendarSpec]] = []
+        self.clocks: list[tuple[_Context, tuple, m.Clock]] = []
 
 
 def _read_file(ctx: _Context, collected: _Collected, conditions: _ConditionReader) -> None:
@@ -380,7 +395,11 @@ def _read_file(ctx: _Context, collected: _Collected, conditions: _ConditionReade
         _read_tier(ctx, ("compensation_tiers", i), item, collected)
     for i, item in enumerate(_list(ctx, doc.get("escalation_paths", []), ("escalation_paths",),
                                    "'escalation_paths'", non_empty=False)):
-        _read_path(ctx, ("escalation_paths", i), item, collected)
+        _read_path(ctx, ("escalation_paths", i), item, collected, conditions.references)
+    for i, item in enumerate(_list(ctx, doc.get("calendars", []), ("calendars",), "'calendars'", non_empty=False)):
+        _read_calendar(ctx, ("calendars", i), item, collected)
+    for i, item in enumerate(_list(ctx, doc.get("clocks", []), ("clocks",), "'clocks'", non_empty=False)):
+        _read_clock(ctx, ("clocks", i), item, collected)
     for i, item in enumerate(_list(ctx, doc.get("rules", []), ("rules",), "'rules'", non_empty=False)):
         _read_rule(ctx, ("rules", i), item, collected, conditions)
 
@@ -449,7 +468,7 @@ def _read_amount(ctx, path, item) -> m.Amount | None:
     return m.Amount(str(currency), fixed, percent, floor, cap)
 
 
-def _read_path(ctx, path, item, collected) -> None:
+def _read_path(ctx, path, item, collected, references) -> None:
     data = _mapping(ctx, item, path, ("id", "label", "steps", "description"), ("id", "steps"), "escalation path")
     if data is None:
         return
@@ -457,7 +476,7 @@ def _read_path(ctx, path, item, collected) -> None:
     steps = []
     for i, step in enumerate(_list(ctx, data.get("steps", []), path + ("steps",), "'steps'")):
         at = path + ("steps", i)
-        block = _mapping(ctx, step, at, ("role", "notify", "note"), ("role",), "escalation step")
+        block = _mapping(ctx, step, at, ("role", "notify", "note", "at"), ("role",), "escalation step")
         if block is None:
             continue
         role = _string(ctx, block.get("role"), at + ("role",), "'role'") if "role" in block else None
@@ -466,8 +485,9 @@ def _read_path(ctx, path, item, collected) -> None:
             text = _string(ctx, who, at + ("notify", j), "a notify entry")
             if text:
                 notify.append(text)
+        timing = _read_timing(ctx, at + ("at",), block["at"], references) if "at" in block else None
         if role:
-            steps.append(m.Step(role, tuple(notify), str(block.get("note", ""))))
+            steps.append(m.Step(role, tuple(notify), str(block.get("note", "")), timing))
     if path_id:
         collected.paths.append((ctx, path, m.EscalationPath(
             path_id, _label(ctx, data.get("label"), path + ("label",), path_id), tuple(steps), ctx.origin(path))))
@@ -488,13 +508,235 @@ def _read_rule(ctx, path, item, collected, conditions) -> None:
                       f"a rule decides exactly one thing: one of {', '.join(THEN_KEYS)} (split it into several rules)")
         return
     stage = chosen[0]
-    outcome = _string(ctx, then[stage], path + ("then", stage), f"'{stage}'")
-    if outcome is not None:
-        conditions.references.append((ctx, path + ("then", stage), stage, outcome))
+    deadline = None
+    if stage == "deadline":
+        deadline = _read_deadline(ctx, path + ("then", "deadline"), then["deadline"], conditions.references)
+        outcome = deadline.clock if deadline else None
+    else:
+        outcome = _string(ctx, then[stage], path + ("then", stage), f"'{stage}'")
+        if outcome is not None:
+            conditions.references.append((ctx, path + ("then", stage), stage, outcome))
     when = conditions.read(ctx, data["when"], path + ("when",), stage) if "when" in data else m.Always()
     if rule_id and outcome:
         collected.rules.append((ctx, path, m.Rule(rule_id, stage, outcome, when, ctx.origin(path),
-                                                  str(data.get("description", "")))))
+                                                  str(data.get("description", "")), deadline)))
+
+
+def _duration(ctx: _Context, value: Any, path: tuple, what: str) -> Duration | None:
+    """Read `{unit: amount}`, e.g. `{business_days: 15}`."""
+    if not isinstance(value, dict) or len(value) != 1:
+        ctx.error(path, "invalid-duration", f"{what} is one unit and amount, e.g. {{business_days: 15}}; units: "
+                  f"{', '.join(UNITS)}")
+        return None
+    unit, amount = next(iter(value.items()))
+    if unit not in UNITS:
+        ctx.error(path + (unit,), "invalid-duration", f"unknown unit '{unit}'{did_you_mean(unit, UNITS)}", key=True)
+        return None
+    if isinstance(amount, bool) or not isinstance(amount, (int, float)) or not math.isfinite(amount) or amount <= 0:
+        ctx.error(path + (unit,), "invalid-duration", f"{what} needs a positive number of {unit}")
+        return None
+    if unit in DAY_UNITS and not float(amount).is_integer():
+        ctx.error(path + (unit,), "invalid-duration", f"{unit} must be a whole number")
+        return None
+    if amount > 3660:
+        ctx.error(path + (unit,), "invalid-duration", f"{what} of {amount} {unit} is implausibly long")
+        return None
+    return Duration(unit, float(amount))
+
+
+def _time_of_day(ctx: _Context, value: Any, path: tuple, what: str) -> time | None:
+    if isinstance(value, int) and not isinstance(value, bool):
+        ctx.error(path, "wrong-type", f"{what} must be quoted (\"{value // 60:02d}:{value % 60:02d}\"): "
+                  "unquoted, YAML reads it as a number")
+        return None
+    if not isinstance(value, str) or not TIME_PATTERN.match(value):
+        ctx.error(path, "invalid-value", f"{what} must be a time like \"09:00\"")
+        return None
+    hours, minutes = value.split(":")
+    return time(int(hours), int(minutes))
+
+
+def _dates(ctx: _Context, value: Any, path: tuple, what: str) -> frozenset:
+    out = set()
+    for i, item in enumerate(_list(ctx, value, path, what, non_empty=False)):
+        if isinstance(item, date):
+            out.add(item)
+            continue
+        try:
+            out.add(date.fromisoformat(str(item)))
+        except ValueError:
+            ctx.error(path + (i,), "invalid-value", f"'{item}' is not a date (YYYY-MM-DD)")
+    return frozenset(out)
+
+
+def _read_calendar(ctx, path, item, collected) -> None:
+    data = _mapping(ctx, item, path, CALENDAR_KEYS, ("id", "time_zone", "country"), "calendar")
+    if data is None:
+        return
+    calendar_id = _string(ctx, data.get("id"), path + ("id",), "calendar id", ID_PATTERN) if "id" in data else None
+    zone = _string(ctx, data.get("time_zone"), path + ("time_zone",), "'time_zone'") if "time_zone" in data else None
+    if zone:
+        from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
+
+        try:
+            ZoneInfo(zone)
+        except (ZoneInfoNotFoundError, ValueError):
+            ctx.error(path + ("time_zone",), "invalid-value",
+                      f"unknown IANA time zone '{zone}'{did_you_mean(zone, available_timezones())}")
+            zone = None
+    country = data.get("country")
+    subdivision = data.get("subdivision")
+    import holidays
+
+    supported = holidays.list_supported_countries()
+    if "country" in data and country not in supported:
+        ctx.error(path + ("country",), "invalid-value",
+                  f"no public-holiday data for country '{country}'{did_you_mean(str(country), supported)}")
+        country = None
+    elif subdivision is not None and country and str(subdivision) not in supported[country]:
+        ctx.error(path + ("subdivision",), "invalid-value",
+                  f"unknown subdivision '{subdivision}' of {country}{did_you_mean(str(subdivision), supported[country])}")
+    start, end = time(9, 0), time(18, 0)
+    if "working_hours" in data:
+        hours = _mapping(ctx, data["working_hours"], path + ("working_hours",), ("start", "end"), ("start", "end"),
+                         "'working_hours'")
+        if hours:
+            start = _time_of_day(ctx, hours.get("start"), path + ("working_hours", "start"), "start") or start
+            end = _time_of_day(ctx, hours.get("end"), path + ("working_hours", "end"), "end") or end
+            if start >= end:
+                ctx.error(path + ("working_hours",), "invalid-value", "working hours must start before they end")
+    cutoff = _time_of_day(ctx, data["cutoff"], path + ("cutoff",), "'cutoff'") if "cutoff" in data else None
+    years = []
+    for i, year in enumerate(_list(ctx, data.get("declared_years", []), path + ("declared_years",),
+                                   "'declared_years'", non_empty=False)):
+        if isinstance(year, bool) or not isinstance(year, int) or not 1990 <= year <= 2100:
+            ctx.error(path + ("declared_years", i), "invalid-value", "declared years are four-digit years")
+        else:
+            years.append(year)
+    if calendar_id and zone and country:
+        collected.calendars.append((ctx, path, CalendarSpec(
+            calendar_id, zone, country, str(subdivision) if subdivision is not None else None, start, end, cutoff,
+            _dates(ctx, data.get("extra_holidays", []), path + ("extra_holidays",), "'extra_holidays'"),
+            _dates(ctx, data.get("extra_working_days", []), path + ("extra_working_days",), "'extra_working_days'"),
+            frozenset(years))))
+
+
+def _read_clock(ctx, path, item, collected) -> None:
+    data = _mapping(ctx, item, path, CLOCK_KEYS, ("id",), "clock")
+    if data is None:
+        return
+    clock_id = _string(ctx, data.get("id"), path + ("id",), "clock id", ID_PATTERN) if "id" in data else None
+    pausable = data.get("pausable", False)
+    if not isinstance(pausable, bool):
+        ctx.error(path + ("pausable",), "wrong-type", "'pausable' is true or false")
+    maximum = _duration(ctx, data["maximum"], path + ("maximum",), "'maximum'") if "maximum" in data else None
+    if clock_id:
+        collected.clocks.append((ctx, path, m.Clock(clock_id, _label(ctx, data.get("label"), path + ("label",),
+                                                                     clock_id), bool(pausable), maximum,
+                                                    ctx.origin(path))))
+
+
+def _read_deadline(ctx, path, value, references) -> m.DeadlineSpec | None:
+    data = _mapping(ctx, value, path, DEADLINE_KEYS, ("clock", "calendar", "duration"), "'deadline'")
+    if data is None:
+        return None
+    clock = _string(ctx, data.get("clock"), path + ("clock",), "'clock'") if "clock" in data else None
+    calendar = _string(ctx, data.get("calendar"), path + ("calendar",), "'calendar'") if "calendar" in data else None
+    if clock:
+        references.append((ctx, path + ("clock",), "clock", clock))
+    if calendar:
+        references.append((ctx, path + ("calendar",), "calendar", calendar))
+    base = _duration(ctx, data["duration"], path + ("duration",), "'duration'") if "duration" in data else None
+    stages = [m.DeadlineStage("standard", base)] if base else []
+    for i, item in enumerate(_list(ctx, data.get("extensions", []), path + ("extensions",), "'extensions'",
+                                   non_empty=False)):
+        at = path + ("extensions", i)
+        block = _mapping(ctx, item, at, ("name", "duration", "unlocked_by"), ("name", "duration", "unlocked_by"),
+                         "extension")
+        if block is None:
+            continue
+        name = _string(ctx, block.get("name"), at + ("name",), "'name'", ID_PATTERN) if "name" in block else None
+        duration = _duration(ctx, block["duration"], at + ("duration",), "'duration'") if "duration" in block else None
+        field = _string(ctx, block.get("unlocked_by"), at + ("unlocked_by",), "'unlocked_by'") \
+            if "unlocked_by" in block else None
+        if field and field_type(field) is None:
+            known = list(FIELD_TYPES) + ["attributes.<name>"]
+            ctx.error(at + ("unlocked_by",), "unknown-field",
+                      f"unknown complaint field '{field}'{did_you_mean(field, known)}")
+            field = None
+        if name and duration and field:
+            if stages and not _not_shorter(duration, stages[-1].duration):
+                ctx.error(at + ("duration",), "invalid-duration",
+                          f"extension '{name}' ({duration}) must not be shorter than the limit before it "
+                          f"({stages[-1].duration})")
+            stages.append(m.DeadlineStage(name, duration, field))
+    maximum = _duration(ctx, data["maximum"], path + ("maximum",), "'maximum'") if "maximum" in data else None
+    choices = {}
+    for key, allowed in COUNTING_CHOICES.items():
+        if key in data:
+            if data[key] not in allowed:
+                ctx.error(path + (key,), "invalid-value",
+                          f"'{key}' is one of {', '.join(allowed)}{did_you_mean(str(data[key]), allowed)}")
+            else:
+                choices[key] = data[key]
+    if not (clock and calendar and stages):
+        return None
+    spec = m.DeadlineSpec(clock, calendar, tuple(stages), Counting(**choices), maximum, str(data.get("basis", "")))
+    if maximum:
+        for stage in stages:
+            _check_maximum(ctx, path, stage, maximum, "this rule's 'maximum'")
+    return spec
+
+
+_APPROX_DAYS = {"hours": 1 / 24, "working_hours": 1 / 24, "calendar_days": 1, "business_days": 1, "weeks": 7,
+                "months": 31}
+_FAMILY = {"hours": "hours", "working_hours": "working_hours", "calendar_days": "days", "weeks": "days",
+           "months": "days", "business_days": "business_days"}
+
+
+def _not_shorter(longer: Duration, shorter: Duration) -> bool:
+    if _FAMILY[longer.unit] != _FAMILY[shorter.unit]:
+        return True  # units that cannot be compared exactly are not flagged
+    return longer.amount * _APPROX_DAYS[longer.unit] >= shorter.amount * _APPROX_DAYS[shorter.unit]
+
+
+def _check_maximum(ctx, path, stage: m.DeadlineStage, maximum: Duration, source: str) -> None:
+    """A clock longer than its declared regulatory maximum is an error."""
+    if _FAMILY[stage.duration.unit] != _FAMILY[maximum.unit]:
+        ctx.error(path, "incomparable-maximum",
+                  f"limit '{stage.name}' ({stage.duration}) cannot be checked against {source} ({maximum}); "
+                  "state the maximum in the same kind of unit")
+    elif stage.duration.amount * _APPROX_DAYS[stage.duration.unit] > maximum.amount * _APPROX_DAYS[maximum.unit]:
+        ctx.error(path, "exceeds-maximum",
+                  f"limit '{stage.name}' ({stage.duration}) is longer than {source} ({maximum})")
+
+
+def _read_timing(ctx, path, value, references) -> m.StepTiming | None:
+    data = _mapping(ctx, value, path, ("after", "fraction_of", "fraction", "breach_of", "calendar"), (), "'at'")
+    if data is None:
+        return None
+    kinds = [k for k in ("after", "fraction_of", "breach_of") if k in data]
+    if len(kinds) != 1:
+        ctx.error(path, "invalid-timing", "'at' takes one of: after: {duration}, fraction_of: clock with "
+                  "fraction: 0.5, or breach_of: clock")
+        return None
+    calendar = data.get("calendar")
+    if calendar is not None:
+        references.append((ctx, path + ("calendar",), "calendar", str(calendar)))
+    if "after" in data:
+        duration = _duration(ctx, data["after"], path + ("after",), "'after'")
+        return m.StepTiming("after", duration=duration, calendar=calendar) if duration else None
+    key = kinds[0]
+    clock = _string(ctx, data[key], path + (key,), f"'{key}'")
+    if clock:
+        references.append((ctx, path + (key,), "clock", clock))
+    if key == "breach_of":
+        return m.StepTiming("breach", clock=clock) if clock else None
+    fraction = data.get("fraction")
+    if isinstance(fraction, bool) or not isinstance(fraction, (int, float)) or not 0 < fraction < 1:
+        ctx.error(path + ("fraction",), "invalid-value", "'fraction' is a number between 0 and 1, e.g. 0.5")
+        return None
+    return m.StepTiming("fraction", clock=clock, fraction=float(fraction)) if clock else None
 
 
 # --- whole-policy checks ---------------------------------------------------------------------
@@ -576,7 +818,10 @@ def validate(sources: LoadedSources) -> m.Policy:
     tiers = _unique(collected.tiers, "compensation tier")
     paths = _unique(collected.paths, "escalation path")
     rules = _unique(collected.rules, "rule")
-    known = {"category": categories, "priority": ladder, "compensation": tiers, "escalation": paths}
+    calendars = _unique(collected.calendars, "calendar")
+    clocks = _unique(collected.clocks, "clock")
+    known = {"category": categories, "priority": ladder, "compensation": tiers, "escalation": paths,
+             "calendar": calendars, "clock": clocks}
 
     for ctx, path, kind, ident in conditions.references:
         table = known[kind]
@@ -602,6 +847,14 @@ def validate(sources: LoadedSources) -> m.Policy:
     default_priority = policy_ref("default_priority", "priority", True)
     default_category = policy_ref("default_category", "category", False)
     default_escalation = policy_ref("default_escalation", "escalation", False)
+    default_calendar = policy_ref("default_calendar", "calendar", False)
+    for ctx, path, rule in rules.values():
+        if rule.deadline and rule.deadline.clock in clocks:
+            clock = clocks[rule.deadline.clock][2]
+            if clock.maximum:
+                for stage in rule.deadline.stages:
+                    _check_maximum(ctx, path + ("then", "deadline"), stage, clock.maximum,
+                                   f"clock '{clock.id}' maximum")
     conflict = policy_block.get("compensation_conflict", "most_generous")
     if policy_block and "compensation_conflict" in policy_block and conflict not in CONFLICTS:
         policy_ctx.error(("policy", "compensation_conflict"), "invalid-value",
@@ -647,9 +900,12 @@ def validate(sources: LoadedSources) -> m.Policy:
         default_category=default_category, tiers=tuple(t for _, _, t in tiers.values()),
         compensation_conflict=str(conflict), paths=tuple(p for _, _, p in paths.values()),
         default_escalation=default_escalation, rules=tuple(r for _, _, r in rules.values()),
+        calendars=tuple(c for _, _, c in calendars.values()), clocks=tuple(c for _, _, c in clocks.values()),
+        default_calendar=default_calendar,
         lookup={"priority": {k: v[2] for k, v in ladder.items()}, "category": {k: v[2] for k, v in categories.items()},
                 "tier": {k: v[2] for k, v in tiers.items()}, "path": {k: v[2] for k, v in paths.items()},
-                "rule": {k: v[2] for k, v in rules.items()}},
+                "rule": {k: v[2] for k, v in rules.items()}, "clock": {k: v[2] for k, v in clocks.items()},
+                "calendar": {k: v[2] for k, v in calendars.items()}},
     )
     object.__setattr__(policy, "warnings", tuple(p for p in problems if p.severity == "warning"))
     return policy
