@@ -2,7 +2,9 @@
 
 Usage: python bench/bench_decisions.py [--evaluations 100000] [--policy rules]
 Prints figures for the durable-rules backend and the pure-Python reference, run in the same process
-on the same complaints, and their ratio. Nothing here asserts a time limit.
+on the same complaints, and their ratio; then the engine with and without the policy's deadline
+rules (deadlines.yaml left out of a copy), to show what the calendar arithmetic costs. Nothing here
+asserts a time limit.
 """
 
 from __future__ import annotations
@@ -10,6 +12,8 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shutil
+import tempfile
 import statistics
 import sys
 import time
@@ -75,6 +79,13 @@ def main() -> None:
         print(json.dumps(row))
     print(json.dumps({"engine_vs_reference_throughput": round(engine["per_second"] / reference["per_second"], 3),
                       "engine_rss_growth_mib": round(engine["rss_end_mib"] - engine["rss_marks_mib"][0], 1)}))
+    with tempfile.TemporaryDirectory() as scratch:
+        without = Path(scratch) / "policy"
+        shutil.copytree(args.policy, without, ignore=shutil.ignore_patterns("deadlines.yaml", "examples"))
+        lean = run(Decider(load_policy(without), "durable"), complaints, args.evaluations // 4)
+    full = run(Decider(program, "durable"), complaints, args.evaluations // 4)
+    print(json.dumps({"with_deadlines_per_second": full["per_second"], "without_deadlines_per_second":
+                      lean["per_second"], "deadline_cost_ratio": round(full["per_second"] / lean["per_second"], 3)}))
 
 
 if __name__ == "__main__":

@@ -61,6 +61,7 @@ class BusinessCalendar:
     def __init__(self, spec: CalendarSpec):
         self.spec = spec
         self.zone = ZoneInfo(spec.time_zone)
+        self._working: dict[date, bool] = {}  # a day's status never changes for one calendar
 
     @functools.cached_property
     def _holidays(self):
@@ -81,11 +82,16 @@ class BusinessCalendar:
 
     def is_working_day(self, day: date) -> bool:
         """True on a working day: not a weekend or public holiday, or a declared/make-up working day."""
-        if day in self.spec.extra_working_days:
-            return True
-        if day in self.spec.extra_holidays:
-            return False
-        return self._holidays.is_working_day(day)
+        known = self._working.get(day)
+        if known is None:
+            if day in self.spec.extra_working_days:
+                known = True
+            elif day in self.spec.extra_holidays:
+                known = False
+            else:
+                known = self._holidays.is_working_day(day)
+            self._working[day] = known
+        return known
 
     def holiday_name(self, day: date) -> str | None:
         """The public holiday's name on `day`, if any."""

@@ -78,12 +78,29 @@ def check(policy_dir: str, fmt: str) -> None:
                f"{len(policy.tiers)} compensation tiers, {len(policy.paths)} escalation paths")
 
 
-def _decide_line(decider, raw: str) -> dict:
+def _decide_line(decider, raw: str, at=None) -> dict:
     try:
         payload = json.loads(raw)
     except json.JSONDecodeError as exc:
         raise ComplaintInvalid([FieldError("$", f"malformed JSON: {exc.msg} at column {exc.colno}")]) from None
-    return decider.decide(payload)
+    return decider.decide(payload, at=at)
+
+
+class _Instant(click.ParamType):
+    """An ISO 8601 date-time with a UTC offset."""
+
+    name = "TIME"
+
+    def convert(self, value, param, ctx):
+        from datetime import datetime
+
+        try:
+            instant = datetime.fromisoformat(value)
+        except ValueError:
+            self.fail(f"'{value}' is not an ISO 8601 date-time", param, ctx)
+        if instant.tzinfo is None:
+            self.fail(f"'{value}' needs a UTC offset, e.g. 2025-10-09T12:00:00+08:00", param, ctx)
+        return instant
 
 
 def _error_record(exc: EvaluationError) -> dict:
@@ -99,14 +116,17 @@ def _error_record(exc: EvaluationError) -> dict:
 @click.option("--jsonl", is_flag=True, help="SOURCE holds one complaint per line; print one decision per line.")
 @click.option("--backend", type=click.Choice(["durable", "reference"]), default="durable", show_default=True,
               help="Evaluate with durable-rules (the product) or the pure-Python reference.")
-def eval_command(source: TextIO, policy_dir: str, jsonl: bool, backend: str) -> None:
+@click.option("--at", "at", type=_Instant(), default=None,
+              help="Also report what is due at this time: elapsed/remaining time per clock, breaches, the "
+                   "escalation step that should be active (uses the complaint's status and pauses).")
+def eval_command(source: TextIO, policy_dir: str, jsonl: bool, backend: str, at) -> None:
     """Print the decision for a complaint JSON file (- reads stdin)."""
     from .decide import Decider
 
     decider = Decider(_load_or_exit(policy_dir), backend=backend)
     if not jsonl:
         try:
-            decision = _decide_line(decider, source.read())
+            decision = _decide_line(decider, source.read(), at)
         except EvaluationError as exc:
             click.echo(_dump({"error": _error_record(exc)}), err=True)
             sys.exit(EXIT_BAD_INPUT)
@@ -117,7 +137,7 @@ def eval_command(source: TextIO, policy_dir: str, jsonl: bool, backend: str) -> 
         if not raw.strip():
             continue
         try:
-            click.echo(_dump(_decide_line(decider, raw)))
+            click.echo(_dump(_decide_line(decider, raw, at)))
         except EvaluationError as exc:
             failures += 1
             click.echo(_dump({"line": number, "error": _error_record(exc)}))

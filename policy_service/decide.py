@@ -201,7 +201,7 @@ def _deadline_view(candidate: dict, overridden: list[dict]) -> dict:
     }
     paused = next((s["computed"].paused_units for s in candidate["stages"] if s["active"]), 0)
     if paused:
-        view["paused"] = {candidate["active"].duration.unit: paused}
+        view["paused"] = {candidate["active"].duration.unit: int(paused) if float(paused).is_integer() else paused}
     if candidate["provisional"]:
         view["provisional_reason"] = (f"the official {candidate['calendar'].spec.country} working-day schedule for "
                                       "a year this deadline spans is not in the installed holiday data; the due "
@@ -373,7 +373,8 @@ def status_at(res: _Resolution, decision: dict, at: datetime) -> dict:
             "elapsed_working_hours": round(elapsed / 3600, 2),
             "remaining_working_hours": round(remaining / 3600, 2),
             "remaining_seconds": int((due - at).total_seconds()),
-            "paused_now": any(b <= at < e for b, e in res.pauses_for(candidate["clock"])),
+            "paused_now": candidate["clock"].pausable and any(
+                p["start"] <= at and ("end" not in p or at < p["end"]) for p in res.complaint.get("pauses", [])),
         })
     active = None
     for index, step in enumerate((decision["escalation"] or {}).get("steps", [])):

@@ -7,8 +7,9 @@ from pathlib import Path
 
 from .complaint import CHANNELS, FIELD_TYPES, MAX_ORDER_VALUE, ComplaintSchema
 from .decision import DecisionSchema
-from .policy.validate import (API_VERSION, CONFLICTS, FLAGS, NUMERIC_OPS, OPERATORS, POLICY_KEYS, REMEDIES,
-                              TEXT_OPS, THEN_KEYS)
+from .calendar import UNITS
+from .policy.validate import (API_VERSION, CONFLICTS, COUNTING_CHOICES, FLAGS, NUMERIC_OPS, OPERATORS, POLICY_KEYS,
+                              REMEDIES, TEXT_OPS, THEN_KEYS)
 
 DIALECT = "https://json-schema.org/draft/2020-12/schema"
 BASE_URI = "https://complaint-policy.example/schemas/"
@@ -95,6 +96,49 @@ def _condition_defs() -> dict:
     }
 
 
+def _duration() -> dict:
+    return {"type": "object", "minProperties": 1, "maxProperties": 1, "additionalProperties": False,
+            "description": "One unit and its amount, e.g. {business_days: 15}",
+            "properties": {unit: {"type": "number", "exclusiveMinimum": 0} for unit in UNITS}}
+
+
+def _deadline() -> dict:
+    counting = {key: {"enum": list(choices)} for key, choices in COUNTING_CHOICES.items()}
+    return {"type": "object", "required": ["clock", "calendar", "duration"], "additionalProperties": False,
+            "properties": {
+                "clock": {"type": "string"}, "calendar": {"type": "string"}, "duration": _duration(),
+                "maximum": _duration(), "basis": {"type": "string"}, **counting,
+                "extensions": {"type": "array", "items": {
+                    "type": "object", "required": ["name", "duration", "unlocked_by"], "additionalProperties": False,
+                    "properties": {"name": {"type": "string"}, "duration": _duration(),
+                                   "unlocked_by": {"$ref": "#/$defs/fieldPath"}}}}}}
+
+
+def _calendar(ident: dict) -> dict:
+    clock_time = {"type": "string", "pattern": "^([01]\\d|2[0-3]):[0-5]\\d$"}
+    dates = {"type": "array", "items": {"type": "string", "format": "date"}}
+    return {"type": "object", "required": ["id", "time_zone", "country"], "additionalProperties": False,
+            "properties": {
+                "id": ident, "label": _label(), "description": {"type": "string"},
+                "time_zone": {"type": "string", "description": "IANA zone, e.g. Asia/Shanghai"},
+                "country": {"type": "string", "description": "ISO 3166 code known to the holidays package"},
+                "subdivision": {"type": "string"},
+                "working_hours": {"type": "object", "required": ["start", "end"], "additionalProperties": False,
+                                  "properties": {"start": clock_time, "end": clock_time}},
+                "cutoff": clock_time, "extra_holidays": dates, "extra_working_days": dates,
+                "declared_years": {"type": "array", "items": {"type": "integer"}}}}
+
+
+def _step_timing() -> dict:
+    after = _duration()
+    after["properties"] = {unit: {"type": "number", "minimum": 0} for unit in UNITS}
+    return {"type": "object", "additionalProperties": False,
+            "properties": {"after": after, "fraction_of": {"type": "string"},
+                           "fraction": {"type": "number", "exclusiveMinimum": 0, "exclusiveMaximum": 1},
+                           "breach_of": {"type": "string"}, "calendar": {"type": "string"}},
+            "oneOf": [{"required": ["after"]}, {"required": ["fraction_of", "fraction"]}, {"required": ["breach_of"]}]}
+
+
 def policy_file_schema() -> dict:
     """JSON Schema of one policy file (apiVersion complaint-policy/v1)."""
     ident = {"type": "string", "pattern": r"^[a-z][a-z0-9_]*(-[a-z0-9_]+)*$|^[A-Z][A-Za-z0-9_]*$"}
@@ -142,14 +186,20 @@ def policy_file_schema() -> dict:
                                    "type": "object", "required": ["role"], "additionalProperties": False,
                                    "properties": {"role": {"type": "string"},
                                                   "notify": {"type": "array", "items": {"type": "string"}},
-                                                  "note": {"type": "string"}}}}}}},
+                                                  "note": {"type": "string"}, "at": _step_timing()}}}}}},
+            "calendars": {"type": "array", "items": _calendar(ident)},
+            "clocks": {"type": "array", "items": {
+                "type": "object", "required": ["id"], "additionalProperties": False,
+                "properties": {"id": ident, "label": _label(), "description": {"type": "string"},
+                               "pausable": {"type": "boolean"}, "maximum": _duration()}}},
             "rules": {"type": "array", "items": {
                 "type": "object", "required": ["id", "then"], "additionalProperties": False,
                 "properties": {"id": ident, "description": {"type": "string"},
                                "when": {"$ref": "#/$defs/condition"},
                                "then": {"type": "object", "minProperties": 1, "maxProperties": 1,
                                         "additionalProperties": False,
-                                        "properties": {key: {"type": "string"} for key in THEN_KEYS}}}}},
+                                        "properties": {**{key: {"type": "string"} for key in THEN_KEYS},
+                                                       "deadline": _deadline()}}}}},
         },
         "$defs": _condition_defs(),
     }

@@ -522,7 +522,7 @@ def _read_rule(ctx, path, item, collected, conditions) -> None:
                                                   str(data.get("description", "")), deadline)))
 
 
-def _duration(ctx: _Context, value: Any, path: tuple, what: str) -> Duration | None:
+def _duration(ctx: _Context, value: Any, path: tuple, what: str, allow_zero: bool = False) -> Duration | None:
     """Read `{unit: amount}`, e.g. `{business_days: 15}`."""
     if not isinstance(value, dict) or len(value) != 1:
         ctx.error(path, "invalid-duration", f"{what} is one unit and amount, e.g. {{business_days: 15}}; units: "
@@ -532,8 +532,10 @@ def _duration(ctx: _Context, value: Any, path: tuple, what: str) -> Duration | N
     if unit not in UNITS:
         ctx.error(path + (unit,), "invalid-duration", f"unknown unit '{unit}'{did_you_mean(unit, UNITS)}", key=True)
         return None
-    if isinstance(amount, bool) or not isinstance(amount, (int, float)) or not math.isfinite(amount) or amount <= 0:
-        ctx.error(path + (unit,), "invalid-duration", f"{what} needs a positive number of {unit}")
+    if (isinstance(amount, bool) or not isinstance(amount, (int, float)) or not math.isfinite(amount)
+            or amount < 0 or (amount == 0 and not allow_zero)):
+        ctx.error(path + (unit,), "invalid-duration",
+                  f"{what} needs a {'non-negative' if allow_zero else 'positive'} number of {unit}")
         return None
     if unit in DAY_UNITS and not float(amount).is_integer():
         ctx.error(path + (unit,), "invalid-duration", f"{unit} must be a whole number")
@@ -613,9 +615,10 @@ def _read_calendar(ctx, path, item, collected) -> None:
             ctx.error(path + ("declared_years", i), "invalid-value", "declared years are four-digit years")
         else:
             years.append(year)
-    if calendar_id and zone and country:
+    if calendar_id:
+        # An invalid calendar is still declared, so rules naming it get no second, misleading error.
         collected.calendars.append((ctx, path, CalendarSpec(
-            calendar_id, zone, country, str(subdivision) if subdivision is not None else None, start, end, cutoff,
+            calendar_id, zone or "UTC", country or "GB", str(subdivision) if subdivision is not None else None, start, end, cutoff,
             _dates(ctx, data.get("extra_holidays", []), path + ("extra_holidays",), "'extra_holidays'"),
             _dates(ctx, data.get("extra_working_days", []), path + ("extra_working_days",), "'extra_working_days'"),
             frozenset(years))))
@@ -724,7 +727,7 @@ def _read_timing(ctx, path, value, references) -> m.StepTiming | None:
     if calendar is not None:
         references.append((ctx, path + ("calendar",), "calendar", str(calendar)))
     if "after" in data:
-        duration = _duration(ctx, data["after"], path + ("after",), "'after'")
+        duration = _duration(ctx, data["after"], path + ("after",), "'after'", allow_zero=True)
         return m.StepTiming("after", duration=duration, calendar=calendar) if duration else None
     key = kinds[0]
     clock = _string(ctx, data[key], path + (key,), f"'{key}'")
