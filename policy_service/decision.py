@@ -110,7 +110,7 @@ class ActiveStepSchema(Schema):
     since = fields.String(required=True, metadata={"format": "date-time"})
 
 
-class StatusSchema(Schema):
+class DueStatusSchema(Schema):
     at = fields.String(required=True, metadata={"format": "date-time"})
     clocks = fields.List(fields.Nested(ClockStatusSchema), required=True)
     breached = fields.List(fields.String(), required=True)
@@ -146,6 +146,6 @@ class DecisionSchema(Schema):
     compensation = fields.Nested(CompensationSchema, required=True, allow_none=True)
     escalation = fields.Nested(EscalationSchema, required=True, allow_none=True)
     deadlines = fields.List(fields.Nested(DeadlineSchema), required=True)
-    status = fields.Nested(StatusSchema, metadata={"description": "Only when evaluated 'at' a given time"})
+    status = fields.Nested(DueStatusSchema, metadata={"description": "Only when evaluated 'at' a given time"})
     trace = fields.List(fields.Nested(TraceEntrySchema), required=True)
     warnings = fields.List(fields.String(), required=True)

@@ -17,7 +17,15 @@ SCHEMA_FILES = {
     "policy-file.schema.json": "policy_file_schema",
     "complaint.schema.json": "complaint_schema",
     "decision.schema.json": "decision_schema",
+    "openapi.json": "openapi_schema",
 }
+
+
+def openapi_schema() -> dict:
+    """The OpenAPI document the service serves at /openapi.json."""
+    from .api.openapi import openapi_document
+
+    return openapi_document()
 
 
 def _from_marshmallow(schema_class, name: str, title: str) -> dict:
