@@ -18,7 +18,8 @@ serve: $(STAMP)
 	$(BIN)/gunicorn --config gunicorn.conf.py wsgi:app
 
 test: $(STAMP)
-	$(BIN)/policy-service check rules
+	$(BIN)/policy-service check --strict rules
+	$(BIN)/policy-service test rules --min-coverage 100
 	$(BIN)/python -m pytest
 
 check: $(STAMP)

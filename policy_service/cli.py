@@ -15,6 +15,7 @@ EXIT_OK = 0
 EXIT_BAD_INPUT = 1
 EXIT_USAGE = 2
 EXIT_INVALID_POLICY = 3
+EXIT_TESTS_FAILED = 4
 DEFAULT_POLICY_DIR = "rules"
 
 
@@ -51,9 +52,11 @@ def main() -> None:
 @click.argument("policy_dir", default=lambda: os.environ.get("POLICY_SERVICE_POLICY_DIR", DEFAULT_POLICY_DIR),
                 type=click.Path(file_okay=False))
 @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
-def check(policy_dir: str, fmt: str) -> None:
-    """Validate and compile a policy directory; print every problem as file:line:col."""
+@click.option("--strict", is_flag=True, help="Treat lint warnings as errors (exit 3).")
+def check(policy_dir: str, fmt: str, strict: bool) -> None:
+    """Validate, compile and lint a policy directory; print every problem as file:line:col."""
     from .policy import load_policy
+    from .policy.lint import lint
 
     try:
         program = load_policy(policy_dir)
@@ -67,12 +70,17 @@ def check(policy_dir: str, fmt: str) -> None:
             click.echo(f"{policy_dir}: invalid policy, {errors} error(s)", err=True)
         sys.exit(EXIT_INVALID_POLICY)
     policy = program.policy
-    warnings = getattr(policy, "warnings", ())
+    warnings = sorted(list(getattr(policy, "warnings", ())) + lint(program))
+    failed = strict and bool(warnings)
     if fmt == "json":
-        click.echo(_dump({"valid": True, "policy": policy.summary(), "problems": [w.as_dict() for w in warnings]}))
-        return
+        click.echo(_dump({"valid": not failed, "policy": policy.summary(),
+                          "problems": [w.as_dict() for w in warnings]}))
+        sys.exit(EXIT_INVALID_POLICY if failed else EXIT_OK)
     for warning in warnings:
         click.echo(warning.render())
+    if failed:
+        click.echo(f"{policy_dir}: {len(warnings)} warning(s) with --strict", err=True)
+        sys.exit(EXIT_INVALID_POLICY)
     click.echo(f"{policy_dir}: {policy.name} {policy.version} ({policy.digest}) is valid: "
                f"{len(policy.categories)} categories, {len(policy.rules)} rules, {len(policy.priorities)} priorities, "
                f"{len(policy.tiers)} compensation tiers, {len(policy.paths)} escalation paths")
@@ -144,6 +152,42 @@ def eval_command(source: TextIO, policy_dir: str, jsonl: bool, backend: str, at)
     if failures:
         click.echo(f"{failures} complaint(s) could not be decided", err=True)
         sys.exit(EXIT_BAD_INPUT)
+
+
+@main.command()
+@click.argument("policy_dir", default=lambda: os.environ.get("POLICY_SERVICE_POLICY_DIR", DEFAULT_POLICY_DIR),
+                type=click.Path(file_okay=False))
+@click.option("--format", "fmt", type=click.Choice(["text", "junit", "json"]), default="text", show_default=True)
+@click.option("--output", "-o", type=click.File("w", encoding="utf-8"), default="-",
+              help="Write the report here (default: standard output).")
+@click.option("--min-coverage", type=click.FloatRange(0, 100), default=None,
+              help="Fail when less than this percentage of rules, categories, priorities, tiers and paths is "
+                   "exercised.")
+def test(policy_dir: str, fmt: str, output: TextIO, min_coverage: float | None) -> None:
+    """Run the policy's test suites (*.test.yaml beside it, or files in its tests/ folder)."""
+    from .testing.report import render_json, render_junit, render_text
+    from .testing.runner import run_suite
+    from .testing.suite import load_suite
+
+    program = _load_or_exit(policy_dir)
+    try:
+        suite = load_suite(policy_dir)
+    except PolicyLoadError as exc:
+        for problem in exc.problems:
+            click.echo(problem.render(), err=True)
+        click.echo(f"{policy_dir}: invalid test files", err=True)
+        sys.exit(EXIT_INVALID_POLICY)
+    if not suite.cases:
+        click.echo(f"{policy_dir}: no tests found (*.test.yaml beside the policy or in its tests/ folder)", err=True)
+        sys.exit(EXIT_TESTS_FAILED)
+    outcome = run_suite(program, suite)
+    rendered = {"text": render_text, "junit": render_junit, "json": render_json}[fmt](outcome)
+    output.write(rendered + "\n")
+    failed = bool(outcome.failed)
+    if min_coverage is not None and outcome.coverage.percent() < min_coverage:
+        click.echo(f"coverage {outcome.coverage.percent()}% is below the required {min_coverage}%", err=True)
+        failed = True
+    sys.exit(EXIT_TESTS_FAILED if failed else EXIT_OK)
 
 
 @main.command()

@@ -17,8 +17,58 @@ SCHEMA_FILES = {
     "policy-file.schema.json": "policy_file_schema",
     "complaint.schema.json": "complaint_schema",
     "decision.schema.json": "decision_schema",
+    "policy-test.schema.json": "policy_test_schema",
     "openapi.json": "openapi_schema",
 }
+
+
+def policy_test_schema() -> dict:
+    """JSON Schema of a policy test file (`*.test.yaml`)."""
+    from .testing.suite import COMPENSATION_KEYS, DEADLINE_KEYS, STEP_KEYS
+
+    complaint = {"type": "object", "description": "A complaint (see complaint.schema.json); merged over 'defaults'"}
+    instant = {"type": "string", "format": "date-time"}
+    nullable = lambda schema: {"oneOf": [{"type": "null"}, schema]}  # noqa: E731
+    expect = {
+        "type": "object", "additionalProperties": False,
+        "description": "Only what is written is checked",
+        "properties": {
+            "categories": {"type": "array", "items": {"type": "string"}},
+            "primary_category": {"type": ["string", "null"]},
+            "priority": {"type": "string"},
+            "compensation": nullable({"type": "object", "additionalProperties": False, "properties": {
+                key: ({"type": ["string", "null"], "description": "e.g. '899.00 CNY'"} if key == "amount" else
+                      {"type": "boolean"} if key == "requires_approval" else {"type": "string"})
+                for key in COMPENSATION_KEYS}}),
+            "escalation": nullable({"type": "object", "additionalProperties": False, "properties": {
+                "path": {"type": "string"},
+                "steps": {"type": "array", "items": {"type": "object", "additionalProperties": False, "properties": {
+                    key: (instant if key == "at" else {"type": "array", "items": {"type": "string"}}
+                          if key == "notify" else {"type": "string"}) for key in STEP_KEYS}}}}}),
+            "deadlines": {"type": "object", "additionalProperties": nullable({
+                "type": "object", "additionalProperties": False, "properties": {
+                    key: (instant if key == "due" else _duration() if key == "duration" else
+                          {"type": "boolean"} if key == "provisional" else {"type": "string"})
+                    for key in DEADLINE_KEYS}})},
+            "rules_fired": {"type": "array", "items": {"type": "string"}},
+            "rules_not_fired": {"type": "array", "items": {"type": "string"}},
+            "warnings": {"type": "array", "items": {"type": "string"}},
+        }}
+    return {
+        "$schema": DIALECT, "$id": BASE_URI + "policy-test.schema.json", "title": "Complaint policy test file",
+        "type": "object", "required": ["apiVersion", "tests"], "additionalProperties": False,
+        "properties": {
+            "apiVersion": {"const": API_VERSION}, "name": {"type": "string"}, "description": {"type": "string"},
+            "now": instant, "defaults": complaint,
+            "fixtures": {"type": "object", "additionalProperties": complaint},
+            "tests": {"type": "array", "minItems": 1, "items": {
+                "type": "object", "required": ["name", "complaint", "expect"], "additionalProperties": False,
+                "properties": {"name": {"type": "string"}, "description": {"type": "string"}, "now": instant,
+                               "complaint": {"oneOf": [{"type": "string", "description": "a fixture name"},
+                                                       complaint]},
+                               "expect": expect}}},
+        },
+    }
 
 
 def openapi_schema() -> dict:

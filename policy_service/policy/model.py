@@ -65,6 +65,7 @@ class TextTest:
     field: str
     op: str
     value: tuple  # keywords, or a 1-tuple holding the pattern
+    origins: tuple = field(default=(), compare=False)  # where each keyword (or the pattern) was written
 
 
 @dataclass(frozen=True)

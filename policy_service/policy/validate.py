@@ -320,9 +320,10 @@ class _ConditionReader:
             except re.error as exc:
                 ctx.error(at, "invalid-regex", f"invalid regular expression: {exc}")
                 return m.Always()
-            return m.TextTest(name, op, (raw,))
+            return m.TextTest(name, op, (raw,), (ctx.origin(at),))
         items = _list(ctx, raw, at, f"'{op}'")
         keywords: list[str] = []
+        origins: list[m.Origin] = []
         seen: dict[str, int] = {}
         for i, item in enumerate(items):
             if isinstance(item, bool) or not isinstance(item, (str, int, float)):
@@ -338,7 +339,8 @@ class _ConditionReader:
                 continue
             seen[normal] = i
             keywords.append(str(item))
-        return m.TextTest(name, op, tuple(keywords)) if keywords else m.Always()
+            origins.append(ctx.origin(at + (i,)))
+        return m.TextTest(name, op, tuple(keywords), tuple(origins)) if keywords else m.Always()
 
 
 # --- elements --------------------------------------------------------------------------------

@@ -1,0 +1,1 @@
+"""Policy test suites, coverage and change impact for compliance staff."""
