@@ -59,8 +59,12 @@ def _bounds(atoms) -> tuple:
     return low, low_open, high, high_open
 
 
-def contradictory(branch: tuple) -> bool:
+def contradictory(branch: tuple, slots: dict | None = None) -> bool:
     """True when no fact can satisfy every atom of a conjunction."""
+    slots = slots or {}
+    absent = {str(slots[a.item]) for a in branch if isinstance(a, HasNot) and a.key == "has" and a.item in slots}
+    if any(_slot(a.key) in absent and not isinstance(a, Missing) for a in branch if a.key != "has"):
+        return True  # a field that must be missing cannot also hold a value
     by_key: dict[str, list] = {}
     for atom in branch:
         by_key.setdefault(atom.key, []).append(atom)
@@ -107,7 +111,7 @@ def _never_fires(program: CompiledPolicy) -> list[Problem]:
     for stage in program.stages:
         for rule in stage.rules:
             branches = dnf(rule.condition)
-            if branches is not None and all(contradictory(b) for b in branches):
+            if branches is not None and all(contradictory(b, program.slots) for b in branches):
                 what = "category" if stage.name == "category" else "rule"
                 out.append(_warn(rule.origin, "never-fires",
                                  f"{what} '{rule.rule_id}' can never fire: its conditions contradict each other"))
@@ -244,7 +248,8 @@ def _unreferenced(policy: m.Policy) -> list[Problem]:
     used["category"].update(filter(None, [policy.default_category]))
     out = []
     for kind, items in (("category", policy.categories), ("tier", policy.tiers), ("path", policy.paths),
-                        ("calendar", [(c.id, None) for c in policy.calendars]), ("clock", policy.clocks)):
+                        ("calendar", [(c.id, policy.lookup.get("calendar_origin", {}).get(c.id))
+                                      for c in policy.calendars]), ("clock", policy.clocks)):
         names = {"tier": "compensation tier", "path": "escalation path"}
         for item in items:
             ident, origin = (item if isinstance(item, tuple) else (item.id, item.origin))

@@ -910,7 +910,8 @@ def validate(sources: LoadedSources) -> m.Policy:
         lookup={"priority": {k: v[2] for k, v in ladder.items()}, "category": {k: v[2] for k, v in categories.items()},
                 "tier": {k: v[2] for k, v in tiers.items()}, "path": {k: v[2] for k, v in paths.items()},
                 "rule": {k: v[2] for k, v in rules.items()}, "clock": {k: v[2] for k, v in clocks.items()},
-                "calendar": {k: v[2] for k, v in calendars.items()}},
+                "calendar": {k: v[2] for k, v in calendars.items()},
+                "calendar_origin": {k: v[0].origin(v[1]) for k, v in calendars.items()}},
     )
     object.__setattr__(policy, "warnings", tuple(p for p in problems if p.severity == "warning"))
     return policy
