@@ -191,6 +191,66 @@ def test(policy_dir: str, fmt: str, output: TextIO, min_coverage: float | None) 
 
 
 @main.command()
+@click.argument("policy_dir", default=lambda: os.environ.get("POLICY_SERVICE_POLICY_DIR", DEFAULT_POLICY_DIR),
+                type=click.Path(file_okay=False, exists=True))
+@click.option("--base", required=True, help="The old policy: a directory, or a git revision of POLICY_DIR.")
+@click.option("--corpus", "corpora", multiple=True, type=click.Path(dir_okay=False, exists=True),
+              help="Past complaints: .jsonl (complaints or exported decision records) or .csv. Repeatable.")
+@click.option("--map", "mappings", multiple=True, metavar="FIELD=COLUMN",
+              help="CSV column for a complaint field, e.g. --map text=narrative. Repeatable.")
+@click.option("--set", "constants", multiple=True, metavar="FIELD=VALUE",
+              help="A value for every complaint, e.g. --set received_at=2016-01-04T09:00:00-05:00. Repeatable.")
+@click.option("--format", "fmt", type=click.Choice(["text", "json", "markdown"]), default="text", show_default=True)
+@click.option("--examples", type=click.IntRange(1, 100), default=5, show_default=True,
+              help="Example complaint ids per kind of change.")
+@click.option("--no-fixtures", is_flag=True, help="Leave out the complaints of the policy's test files.")
+def diff(policy_dir: str, base: str, corpora, mappings, constants, fmt: str, examples: int, no_fixtures: bool) -> None:
+    """Show what a policy change does to past complaints, part by part."""
+    from pathlib import Path
+
+    from .testing.corpus import CorpusItem, parse_pairs, read_corpus
+    from .testing.impact import load_pair, render_markdown, render_text, run_impact
+    from .testing.suite import load_suite
+
+    try:
+        mapping, fixed = parse_pairs(mappings, "--map"), parse_pairs(constants, "--set")
+    except ValueError as exc:
+        raise click.UsageError(str(exc)) from None
+    try:
+        old, new, scratch = load_pair(base, Path(policy_dir))
+    except PolicyLoadError as exc:
+        for problem in exc.problems:
+            click.echo(problem.render(), err=True)
+        sys.exit(EXIT_INVALID_POLICY)
+    items: list = []
+    try:
+        for corpus in corpora:
+            items.extend(read_corpus(corpus, mapping, fixed))
+    except (ValueError, OSError) as exc:
+        raise click.UsageError(str(exc)) from None
+    if not no_fixtures:
+        try:
+            suite = load_suite(policy_dir)
+            items.extend(CorpusItem(f"{c.file}:{c.line}", c.complaint) for c in suite.cases)
+        except PolicyLoadError:
+            click.echo("warning: the policy's test files are invalid; their fixtures are left out", err=True)
+    if not items:
+        raise click.UsageError("nothing to compare: give --corpus, or add test files to the policy")
+    with scratch:
+        if sys.stderr.isatty():
+            with click.progressbar(length=len(items), label="deciding", file=sys.stderr) as bar:
+                impact = run_impact(old, new, items, progress=bar.update)
+        else:
+            impact = run_impact(old, new, items)
+    if fmt == "json":
+        click.echo(json.dumps(impact.as_dict(examples), ensure_ascii=False, indent=2))
+    elif fmt == "markdown":
+        click.echo(render_markdown(impact, examples))
+    else:
+        click.echo(render_text(impact, examples))
+
+
+@main.command()
 @click.option("--write", "directory", type=click.Path(file_okay=False), default=None,
               help="Write the schemas into this directory instead of checking them.")
 @click.option("--check", "check_dir", type=click.Path(file_okay=False), default=None,

@@ -58,15 +58,24 @@ class KeywordSet:
 
     def __init__(self, keywords: tuple[str, ...], require_all: bool):
         self.require_all = require_all
-        sources = [keyword_pattern(k) for k in keywords]
-        self._each = [re.compile(s) for s in sources]
-        self._any = re.compile("|".join(f"(?:{s})" for s in sources))
+        self._probes = []
+        for keyword in keywords:
+            body = normalize_text(keyword.strip().rstrip(WILDCARD)).strip()
+            # A plain substring test rules most keywords out cheaply; the regex confirms word
+            # boundaries and whitespace runs only where the substring is present.
+            longest_piece = max(_WHITESPACE.split(body), key=len)
+            simple = body == longest_piece and not _SPACED_CHAR.match(body[:1]) and not _SPACED_CHAR.match(body[-1:])
+            self._probes.append((longest_piece, None if simple else re.compile(keyword_pattern(keyword))))
+
+    def _hit(self, probe, normalized: str) -> bool:
+        piece, pattern = probe
+        return piece in normalized and (pattern is None or pattern.search(normalized) is not None)
 
     def matches(self, normalized: str) -> bool:
         """True when the normalised text holds any (or all) of the keywords."""
         if self.require_all:
-            return all(p.search(normalized) for p in self._each)
-        return self._any.search(normalized) is not None
+            return all(self._hit(probe, normalized) for probe in self._probes)
+        return any(self._hit(probe, normalized) for probe in self._probes)
 
 
 class RegexTest:

@@ -100,7 +100,7 @@ def test_a_failure_shows_expected_and_actual_side_by_side(runner, write_policy):
     assert result.exit_code == EXIT_TESTS_FAILED
     lines = result.output.splitlines()
     assert lines[0] == f"FAIL {directory}/tests/b.test.yaml:4: a rude agent is top priority"
-    assert lines[1] == "     complaint test-1: 'the agent was rude'"
+    assert lines[1] == "     complaint b#1: 'the agent was rude'"
     assert lines[3].split() == ["priority", "TOP", "LOW"]
     assert lines[4] == "     rules fired: category:rude"
     assert "2 passed, 1 failed, 3 tests" in result.output

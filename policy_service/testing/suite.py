@@ -170,7 +170,7 @@ def load_suite(policy_dir: str | Path) -> Suite:
             _check_expect(source, test["expect"], at + ("expect",), problems)
             case_now = _instant(source, test["now"], at + ("now",), problems) if "now" in test else now
             merged = _merge(defaults, complaint)
-            merged.setdefault("id", f"test-{index + 1}")
+            merged.setdefault("id", f"{path.name.split('.')[0]}#{index + 1}")
             suite.cases.append(TestCase(title, name, source.where(at)[0], _jsonable(merged), test["expect"],
                                         case_now, fixture))
     if problems:
