@@ -20,7 +20,7 @@ serve: $(STAMP)
 test: $(STAMP)
 	$(BIN)/policy-service check --strict rules
 	$(BIN)/policy-service test rules --min-coverage 100
-	$(BIN)/python -m pytest
+	POLICY_SERVICE_REQUIRE_POSTGRES=1 scripts/with-postgres $(BIN)/python -m pytest
 
 check: $(STAMP)
 	$(BIN)/policy-service check rules

@@ -76,6 +76,26 @@ def on_starting(server):
     if warning:
         _log(server, "warning", "open-access", message=warning)
     _offer(server, "start")
+    _migrate_store(server)
+
+
+def _migrate_store(server) -> None:
+    """Bring the decision store's tables up to date once, before any worker records into them."""
+    settings = load_settings(default_policy_dir=ROOT / "rules")
+    if not settings.recording:
+        return
+    from policy_service.store import Store, StoreUnavailable
+
+    store = Store(settings.store_url(), busy_timeout_ms=settings.store_timeout_ms,
+                  sqlite_synchronous=settings.sqlite_synchronous)
+    try:
+        store.migrate()
+        _log(server, "info", "store-ready", url=settings.store_url().split("@")[-1])
+    except StoreUnavailable as exc:
+        # Fail closed, not dead: workers answer 503 with Retry-After until the store is back.
+        _log(server, "error", "store-unavailable", message=str(exc))
+    finally:
+        store.dispose()
 
 
 def on_reload(server):

@@ -276,5 +276,70 @@ def schemas(directory: str | None, check_dir: str | None) -> None:
     click.echo(json.dumps(generate(), ensure_ascii=False, indent=2))
 
 
+@main.group()
+def decisions() -> None:
+    """Work with the recorded decisions (POLICY_SERVICE_DATABASE_URL, or the SQLite file in the state directory)."""
+
+
+def _store():
+    from .settings import load_settings
+    from .store import Store
+
+    settings = load_settings()
+    return Store(settings.store_url(), busy_timeout_ms=settings.store_timeout_ms), settings
+
+
+def _days(value: str) -> int:
+    text = value.strip().lower()
+    if text.endswith("d"):
+        text = text[:-1]
+    if not text.isdigit() or int(text) < 1:
+        raise click.BadParameter(f"'{value}' is not a number of days such as 90d")
+    return int(text)
+
+
+@decisions.command()
+@click.option("--older-than", "older_than", default=None, metavar="DAYS",
+              help="Delete decisions made more than this many days ago, e.g. 90d "
+                   "(default: POLICY_SERVICE_RETENTION_DAYS, 365).")
+@click.option("--dry-run", is_flag=True, help="Only count what would be deleted.")
+def purge(older_than: str | None, dry_run: bool) -> None:
+    """Delete old decision records (complaint text is personal data); policy versions are kept."""
+    from datetime import datetime, timedelta, timezone
+
+    from .store import StoreUnavailable
+
+    store, settings = _store()
+    days = _days(older_than) if older_than else settings.retention_days
+    cutoff = datetime.now(timezone.utc) - timedelta(days=days)
+    try:
+        store.migrate()
+        if dry_run:
+            count = sum(1 for _ in store.iterate(until=cutoff))
+            click.echo(f"{count} decision(s) made before {cutoff.isoformat(timespec='seconds')} would be deleted")
+            return
+        count = store.purge(cutoff)
+    except StoreUnavailable as exc:
+        click.echo(str(exc), err=True)
+        sys.exit(EXIT_BAD_INPUT)
+    click.echo(f"deleted {count} decision(s) made before {cutoff.isoformat(timespec='seconds')}")
+
+
+@decisions.command()
+@click.option("--since", type=_Instant(), default=None, help="Only decisions made at or after this time.")
+@click.option("--until", type=_Instant(), default=None, help="Only decisions made before this time.")
+def export(since, until) -> None:
+    """Write recorded decisions as JSON Lines: the corpus `policy-service diff --corpus` reads."""
+    from .store import StoreUnavailable
+
+    store, _ = _store()
+    try:
+        for record in store.iterate(since=since, until=until):
+            click.echo(json.dumps(record, ensure_ascii=False))
+    except StoreUnavailable as exc:
+        click.echo(str(exc), err=True)
+        sys.exit(EXIT_BAD_INPUT)
+
+
 if __name__ == "__main__":  # pragma: no cover
     main()

@@ -238,7 +238,9 @@ def _calendar_for(res: "_Resolution", calendar_id: str | None) -> BusinessCalend
 
 
 def _origin(origin: m.Origin) -> dict:
-    return {"file": origin.file, "line": origin.line}
+    # The file's name within the policy, not where this copy was loaded from: a replay from the
+    # store must cite the same place.
+    return {"file": origin.file.rsplit("/", 1)[-1], "line": origin.line}
 
 
 def _trace(res: _Resolution) -> list[dict]:
@@ -347,7 +349,9 @@ class Decider:
 
     def decide_parsed(self, complaint: dict, now: datetime | None = None, at: datetime | None = None) -> dict:
         """Return the decision for an already validated complaint."""
-        now = now or datetime.now(timezone.utc)
+        # Whole seconds: the decision shows evaluated_at to the second, and a replay at that time must
+        # compute exactly the same due times for open pauses.
+        now = (now or datetime.now(timezone.utc)).replace(microsecond=0)
         resolution = _Resolution(self.program, complaint, at or now)
         self.backend.run(self.program.facts_for(complaint), resolution.advance)
         decision = build_decision(resolution, now)

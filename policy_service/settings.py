@@ -30,6 +30,15 @@ class Settings:
     tokens: dict = field(default_factory=dict, repr=False)  # token -> caller name
     auth: bool = True
     use_snapshot: bool = False
+    database_url: str = ""
+    recording: bool = True
+    retention_days: int = 365
+    sqlite_synchronous: str = "NORMAL"
+    store_timeout_ms: int = 5000
+
+    def store_url(self) -> str:
+        """The decision store: POLICY_SERVICE_DATABASE_URL, else an SQLite file in the state directory."""
+        return self.database_url or f"sqlite:///{(self.state_dir / 'decisions.sqlite3').resolve()}"
 
     @property
     def host(self) -> str:
@@ -104,6 +113,17 @@ def load_settings(env: Mapping[str, str] | None = None, default_policy_dir: str 
     auth = env.get(PREFIX + "AUTH", "on").lower()
     if auth not in ("on", "off"):
         raise ConfigError(f"{PREFIX}AUTH must be 'on' or 'off', not {auth!r}")
+    recording = env.get(PREFIX + "RECORDING", "on").lower()
+    if recording not in ("on", "off"):
+        raise ConfigError(f"{PREFIX}RECORDING must be 'on' or 'off', not {recording!r}")
+    synchronous = env.get(PREFIX + "SQLITE_SYNCHRONOUS", "NORMAL").upper()
+    if synchronous not in ("NORMAL", "FULL"):
+        raise ConfigError(f"{PREFIX}SQLITE_SYNCHRONOUS must be NORMAL or FULL, not {synchronous!r}")
+    database_url = env.get(PREFIX + "DATABASE_URL", "")
+    if database_url.startswith(("postgres://", "postgresql://")):
+        database_url = "postgresql+psycopg://" + database_url.split("://", 1)[1]
+    if database_url and not database_url.startswith(("sqlite:", "postgresql+psycopg:")):
+        raise ConfigError(f"{PREFIX}DATABASE_URL must be a postgresql:// or sqlite:/// URL")
     policy_dir = Path(env.get(PREFIX + "POLICY_DIR") or default_policy_dir)
     state_dir = Path(env.get(PREFIX + "STATE_DIR") or (Path(".policy-service")))
     return Settings(
@@ -116,4 +136,9 @@ def load_settings(env: Mapping[str, str] | None = None, default_policy_dir: str 
         tokens=tokens,
         auth=auth == "on",
         use_snapshot=env.get(PREFIX + "USE_SNAPSHOT") == "1",
+        database_url=database_url,
+        recording=recording == "on",
+        retention_days=_int(env, "RETENTION_DAYS", 365, 1, 36500),
+        sqlite_synchronous=synchronous,
+        store_timeout_ms=_int(env, "STORE_TIMEOUT_MS", 5000, 50, 60000),
     )

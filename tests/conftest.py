@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import textwrap
 from datetime import datetime, timezone
 from pathlib import Path
@@ -82,3 +83,40 @@ def write_policy(tmp_path):
         return directory
 
     return write
+
+
+POSTGRES_URL_ENV = "POLICY_SERVICE_TEST_DATABASE_URL"
+
+
+def _postgres_database(base_url: str):
+    """A fresh database on the test PostgreSQL server; returns its URL and a function that drops it."""
+    import uuid
+
+    import psycopg
+
+    name = f"t_{uuid.uuid4().hex[:12]}"
+    server, _, _ = base_url.replace("postgresql+psycopg://", "postgresql://").rpartition("/")
+    with psycopg.connect(f"{server}/postgres", autocommit=True) as connection:
+        connection.execute(f'CREATE DATABASE "{name}"')
+
+    def drop():
+        with psycopg.connect(f"{server}/postgres", autocommit=True) as connection:
+            connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+    return base_url.rpartition("/")[0] + f"/{name}", drop
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def store_url(request, tmp_path):
+    """A fresh, empty decision store URL: an SQLite file, and a database on the test PostgreSQL server."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'decisions.sqlite3'}"
+        return
+    base = os.environ.get(POSTGRES_URL_ENV)
+    if not base:
+        if os.environ.get("POLICY_SERVICE_REQUIRE_POSTGRES") == "1":
+            pytest.fail(f"{POSTGRES_URL_ENV} is not set; run the tests through scripts/with-postgres")
+        pytest.skip(f"no PostgreSQL: set {POSTGRES_URL_ENV} (make test starts one)")
+    url, drop = _postgres_database(base)
+    yield url
+    drop()

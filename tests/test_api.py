@@ -83,9 +83,9 @@ def test_schema_errors_list_every_field_path(client):
 
 def test_unknown_routes_and_wrong_methods(client):
     assert client.get("/v1/nothing").status_code == 404
-    response = client.get("/v1/decisions")
+    response = client.put("/v1/decisions")
     assert response.status_code == 405
-    assert response.headers["Allow"] == "OPTIONS, POST"
+    assert response.headers["Allow"] == "GET, HEAD, OPTIONS, POST"
     assert response.mimetype == "application/problem+json"
 
 

@@ -53,6 +53,26 @@ def _request_id() -> str:
     return uuid.uuid4().hex
 
 
+def _open_store(settings: Settings, loaded, log: logging.Logger):
+    """Open the decision store, migrate it and keep the served policy version in it.
+
+    An unreachable store does not stop the service: decisions answer 503 until it is back.
+    """
+    from ..records import PolicyVersions
+    from ..store import Store, StoreUnavailable
+
+    store = Store(settings.store_url(), busy_timeout_ms=settings.store_timeout_ms,
+                  sqlite_synchronous=settings.sqlite_synchronous)
+    try:
+        store.migrate()  # a no-op when the gunicorn master has migrated already
+        policy = loaded.policy
+        store.store_policy(policy.digest, policy.name, policy.version, loaded.files)
+    except StoreUnavailable as exc:
+        log.error(json.dumps({"level": "error", "event": "store-unavailable", "message": str(exc)}))
+    store.versions = PolicyVersions(store)
+    return store
+
+
 def create_app(settings: Settings | None = None) -> Flask:
     """Build the app: load settings and the policy, wire views, errors, auth, logs and metrics."""
     settings = settings or load_settings(default_policy_dir=Path(__file__).resolve().parents[2] / "rules")
@@ -66,8 +86,12 @@ def create_app(settings: Settings | None = None) -> Flask:
         "loaded": load_for_worker(settings),
         "metrics": Metrics(),
         "started": time.time(),
+        "store": None,
     }
     log = _json_logger()
+    if settings.recording:
+        app.extensions["policy_service"]["store"] = _open_store(settings, app.extensions["policy_service"]["loaded"],
+                                                                log)
     if warning:
         log.warning(json.dumps({"level": "warning", "event": "open-access", "message": warning}))
     loaded = app.extensions["policy_service"]["loaded"]

@@ -23,6 +23,8 @@ class Metrics:
                                  ["primary_category", "priority"], registry=self.registry)
         self.policy = Gauge("policy_service_policy_info", "The policy a worker serves (1 per worker)",
                             ["name", "version", "digest"], registry=self.registry, multiprocess_mode="liveall")
+        self.recorded = Counter("policy_service_decisions_recorded_total", "Decision records by result",
+                                 ["result"], registry=self.registry)
         self.reloads = Counter("policy_service_policy_reloads_total", "Policy reloads by result",
                                ["result"], registry=self.registry)
 

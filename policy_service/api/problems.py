@@ -15,7 +15,8 @@ TITLES = {
     "payload-too-large": (413, "The body is larger than the configured limit"),
     "unsupported-media-type": (415, "The body must be application/json"),
     "validation-error": (422, "The request does not match the schema"),
-    "not-ready": (503, "No valid policy is loaded"),
+    "not-ready": (503, "The service is not ready"),
+    "store-unavailable": (503, "The decision store is unavailable"),
     "evaluation-failed": (500, "The complaint could not be evaluated"),
     "internal-error": (500, "Internal error"),
 }

@@ -7,8 +7,15 @@ import json
 
 from flask import Blueprint, Response, current_app, g, jsonify, request
 
+from datetime import datetime
+
 from ..errors import ComplaintInvalid, EvaluationError
+from ..records import UnknownPolicyVersion, build_record, replay
+from ..store import DuplicateRequest, StoreUnavailable, decode_cursor
 from .problems import problem, problem_body
+
+RETRY_AFTER_SECONDS = "5"
+MAX_PAGE = 500
 
 bp = Blueprint("v1", __name__, url_prefix="/v1")
 health = Blueprint("health", __name__)
@@ -77,18 +84,150 @@ def _record(decision: dict) -> None:
     _state()["metrics"].decisions.labels(decision["primary_category"] or "none", decision["priority"]["id"]).inc()
 
 
+def _store_problem(exc: Exception) -> Response:
+    _state()["metrics"].recorded.labels("unavailable").inc()
+    current_app.logger.error("decision store unavailable: %s", exc)
+    return problem("store-unavailable", "the decision could not be recorded, so it is not given; retry later",
+                   headers={"Retry-After": RETRY_AFTER_SECONDS})
+
+
+def _idempotency_key() -> str | None:
+    key = request.headers.get("Idempotency-Key")
+    if key is None:
+        return None
+    if not 1 <= len(key) <= 128:
+        raise _BadRequest(_validation_problem([{"path": "header:Idempotency-Key", "message": "1 to 128 characters"}],
+                                              "the Idempotency-Key header is invalid"))
+    return key
+
+
+def _with_id(record_id: str, decision: dict, replayed: bool = False) -> Response:
+    response = jsonify({"decision_id": record_id, **decision})
+    response.headers["Location"] = f"/v1/decisions/{record_id}"
+    if replayed:
+        response.headers["Idempotent-Replayed"] = "true"
+    return response
+
+
 @bp.post("/decisions")
 def decide():
     payload = _json_body()
-    decider = _state()["loaded"].decider
+    key = _idempotency_key()
+    state = _state()
+    store = state["store"]
+    if store is not None and key is not None:
+        try:
+            earlier = store.by_idempotency_key(g.caller, key)
+        except StoreUnavailable as exc:
+            return _store_problem(exc)
+        if earlier is not None:
+            return _with_id(earlier["decision_id"], earlier["decision"], replayed=True)
+    loaded = state["loaded"]
     try:
-        decision = decider.decide(payload)
+        decision = loaded.decider.decide(payload)
     except ComplaintInvalid as exc:
         return _validation_problem([e.as_dict() for e in exc.errors], "the complaint is invalid")
     except EvaluationError as exc:
         return problem("evaluation-failed", str(exc))
+    if store is None:
+        _record(decision)
+        return jsonify(decision)
+    record = build_record(payload, decision, g.request_id, g.caller, key)
+    try:
+        store.record([record], policy_files=loaded.files)
+    except DuplicateRequest as exc:
+        return _with_id(exc.record["decision_id"], exc.record["decision"], replayed=True)
+    except StoreUnavailable as exc:
+        return _store_problem(exc)
+    state["metrics"].recorded.labels("recorded").inc()
     _record(decision)
-    return jsonify(decision)
+    g.log["decision_id"] = record.decision_id
+    return _with_id(record.decision_id, decision)
+
+
+def _instant_arg(name: str) -> datetime | None:
+    raw = request.args.get(name)
+    if raw is None:
+        return None
+    try:
+        instant = datetime.fromisoformat(raw)
+    except ValueError:
+        instant = None
+    if instant is None or instant.tzinfo is None:
+        raise _BadRequest(_validation_problem([{"path": f"query:{name}", "message": "an ISO 8601 date-time with a "
+                                                "UTC offset"}], "the query is invalid"))
+    return instant
+
+
+def _store_or_503():
+    store = _state()["store"]
+    if store is None:
+        raise _BadRequest(problem("not-found", "decision recording is switched off on this service"))
+    return store
+
+
+@bp.get("/decisions")
+def list_decisions():
+    store = _store_or_503()
+    try:
+        limit = int(request.args.get("limit", "100"))
+    except ValueError:
+        limit = -1
+    if not 1 <= limit <= MAX_PAGE:
+        return _validation_problem([{"path": "query:limit", "message": f"a whole number from 1 to {MAX_PAGE}"}],
+                                   "the query is invalid")
+    after = None
+    if request.args.get("cursor"):
+        try:
+            after = decode_cursor(request.args["cursor"])
+        except ValueError:
+            return _validation_problem([{"path": "query:cursor", "message": "not a cursor this service gave"}],
+                                       "the query is invalid")
+    try:
+        items, next_cursor = store.query(complaint_id=request.args.get("complaint_id"),
+                                         policy_digest=request.args.get("policy_digest"),
+                                         since=_instant_arg("since"), until=_instant_arg("until"),
+                                         after=after, limit=limit)
+    except StoreUnavailable as exc:
+        return _store_problem(exc)
+    return jsonify({"items": items, "next_cursor": next_cursor})
+
+
+@bp.get("/decisions/<decision_id>")
+def get_decision(decision_id: str):
+    store = _store_or_503()
+    try:
+        record = store.get(decision_id)
+    except StoreUnavailable as exc:
+        return _store_problem(exc)
+    if record is None:
+        return problem("not-found", f"no decision {decision_id}")
+    return jsonify(record)
+
+
+@bp.post("/decisions/<decision_id>/replay")
+def replay_decision(decision_id: str):
+    store = _store_or_503()
+    body = _json_body() if request.get_data(cache=True) else {}
+    against = body.get("policy", "original") if isinstance(body, dict) else None
+    if against not in ("original", "current") or (isinstance(body, dict) and set(body) - {"policy"}):
+        return _validation_problem([{"path": "policy", "message": "'original' or 'current'"}],
+                                   "the replay request is invalid")
+    try:
+        record = store.get(decision_id)
+        if record is None:
+            return problem("not-found", f"no decision {decision_id}")
+        decider = (store.versions.decider(record["policy"]["digest"]) if against == "original"
+                   else _state()["loaded"].decider)
+    except StoreUnavailable as exc:
+        return _store_problem(exc)
+    except UnknownPolicyVersion as exc:
+        return problem("evaluation-failed", str(exc))
+    try:
+        result = replay(record, decider)
+    except EvaluationError as exc:
+        return problem("evaluation-failed", str(exc))
+    return jsonify({"against": against, **result})
 
 
 @bp.post("/decisions/batch")
@@ -102,8 +241,10 @@ def decide_batch():
     if len(items) > settings.batch_limit:
         return _validation_problem([{"path": "complaints", "message": f"at most {settings.batch_limit} complaints"}],
                                    "the batch is too long")
-    decider = _state()["loaded"].decider
-    results, failed = [], 0
+    loaded = _state()["loaded"]
+    decider = loaded.decider
+    store = _state()["store"]
+    results, failed, records = [], 0, []
     for index, item in enumerate(items):
         try:
             decision = decider.decide(item)
@@ -118,8 +259,22 @@ def decide_batch():
             failed += 1
             results.append({"index": index, "error": problem_body("evaluation-failed", str(exc))})
             continue
-        _state()["metrics"].decisions.labels(decision["primary_category"] or "none", decision["priority"]["id"]).inc()
+        if store is not None:
+            record = build_record(item, decision, g.request_id, g.caller, None)
+            records.append(record)
+            decision = {"decision_id": record.decision_id, **decision}
         results.append({"index": index, "decision": decision})
+    if store is not None:
+        try:
+            store.record(records, policy_files=loaded.files)  # all or nothing: a 200 means every one is stored
+        except StoreUnavailable as exc:
+            return _store_problem(exc)
+        _state()["metrics"].recorded.labels("recorded").inc(len(records))
+    for result in results:
+        if "decision" in result:
+            decision = result["decision"]
+            _state()["metrics"].decisions.labels(decision["primary_category"] or "none",
+                                                 decision["priority"]["id"]).inc()
     policy = decider.program.policy
     g.log.update(policy_digest=policy.digest, batch=len(items), failed=failed)
     return jsonify({"policy": policy.summary(), "succeeded": len(items) - failed, "failed": failed,
@@ -152,6 +307,9 @@ def readyz():
     loaded = _state().get("loaded")
     if loaded is None:
         return problem("not-ready", "no valid policy is loaded")
+    store = _state().get("store")
+    if store is not None and not store.ping():
+        return problem("not-ready", "the decision store is unavailable", headers={"Retry-After": RETRY_AFTER_SECONDS})
     return jsonify({"status": "ready", "policy": loaded.policy.summary()})
 
 
