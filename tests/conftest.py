@@ -112,6 +112,16 @@ def store_url(request, tmp_path):
     if request.param == "sqlite":
         yield f"sqlite:///{tmp_path / 'decisions.sqlite3'}"
         return
+    yield from _fresh_postgres()
+
+
+@pytest.fixture
+def postgres_url():
+    """A fresh database on the test PostgreSQL server."""
+    yield from _fresh_postgres()
+
+
+def _fresh_postgres():
     base = os.environ.get(POSTGRES_URL_ENV)
     if not base:
         if os.environ.get("POLICY_SERVICE_REQUIRE_POSTGRES") == "1":

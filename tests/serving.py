@@ -53,6 +53,7 @@ class Server:
 
 
 def start(tmp_path: Path, workers: int = 2, extra_env: dict | None = None, wait: bool = True) -> Server:
+    tmp_path.mkdir(parents=True, exist_ok=True)
     """Copy the default policy to tmp_path and serve it with the repository's gunicorn config."""
     policy_dir = tmp_path / "policy"
     if not policy_dir.exists():
