@@ -1,6 +1,7 @@
 """HTTP benchmark: /v1/decisions beside a bare Flask endpoint, same gunicorn config, 32 connections, wrk.
 
-Usage: python bench/bench_http.py [--duration 15] [--connections 32]
+Usage: python bench/bench_http.py [--duration 15] [--connections 32] [--recording]
+       scripts/with-postgres .venv/bin/python bench/bench_http.py --recording   # adds PostgreSQL
 Installs wrk from Debian's packages when missing (needs root). Prints requests/s, p50 and p99 for
 both servers, measured in the same run, and the ratio of their throughputs. Asserts nothing.
 """
@@ -36,10 +37,10 @@ def ensure_wrk() -> str:
     return shutil.which("wrk")
 
 
-def serve(app: str, port: int, scratch: Path) -> subprocess.Popen:
+def serve(app: str, port: int, scratch: Path, extra_env: dict | None = None) -> subprocess.Popen:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("POLICY_SERVICE_", "PROMETHEUS_"))}
-    env.update(POLICY_SERVICE_BIND=f"127.0.0.1:{port}", POLICY_SERVICE_STATE_DIR=str(scratch / "state"),
-               PYTHONPATH=str(ROOT))
+    env.update(POLICY_SERVICE_BIND=f"127.0.0.1:{port}", POLICY_SERVICE_STATE_DIR=str(scratch / f"state-{port}"),
+               PYTHONPATH=str(ROOT), **(extra_env or {}))
     process = subprocess.Popen([sys.executable, "-m", "gunicorn", "--config", str(ROOT / "gunicorn.conf.py"), app],
                                env=env, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     for _ in range(150):
@@ -71,6 +72,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--duration", type=int, default=15)
     parser.add_argument("--connections", type=int, default=32)
+    parser.add_argument("--recording", action="store_true",
+                        help="Also measure /v1/decisions with recording on SQLite, and on PostgreSQL when "
+                             "POLICY_SERVICE_TEST_DATABASE_URL is set (scripts/with-postgres sets it).")
     args = parser.parse_args()
     wrk = ensure_wrk()
     body = (ROOT / "rules" / "examples" / "zh-hans-heater-fire.json").read_text("utf-8").replace("\n", " ")
@@ -79,8 +83,15 @@ def main() -> None:
         script = scratch / "post.lua"
         script.write_text(LUA % body, encoding="utf-8")
         figures = {}
-        for label, app, port in (("bare_flask", "bench.bare_app:app", 18181), ("decisions", "wsgi:app", 18182)):
-            process = serve(app, port, scratch)
+        runs = [("bare_flask", "bench.bare_app:app", 18181, {}),
+                ("decisions", "wsgi:app", 18182, {"POLICY_SERVICE_RECORDING": "off"})]
+        if args.recording:
+            runs.append(("decisions_recorded_sqlite", "wsgi:app", 18183, {}))
+            if os.environ.get("POLICY_SERVICE_TEST_DATABASE_URL"):
+                runs.append(("decisions_recorded_postgresql", "wsgi:app", 18184,
+                             {"POLICY_SERVICE_DATABASE_URL": os.environ["POLICY_SERVICE_TEST_DATABASE_URL"]}))
+        for label, app, port, extra in runs:
+            process = serve(app, port, scratch, extra)
             try:
                 measure(wrk, port, script, 2, args.connections)  # warm-up
                 figures[label] = measure(wrk, port, script, args.duration, args.connections)
@@ -91,6 +102,10 @@ def main() -> None:
     print(json.dumps({"throughput_ratio_decisions_vs_bare": round(
         figures["decisions"]["requests_per_second"] / figures["bare_flask"]["requests_per_second"], 3),
         "target": 0.6}))
+    for label in [name for name in figures if name.startswith("decisions_recorded")]:
+        cost = 1 - figures[label]["requests_per_second"] / figures["decisions"]["requests_per_second"]
+        print(json.dumps({"recording": label.rsplit("_", 1)[-1], "throughput_cost": round(cost, 3),
+                          "target_at_most": 0.2}))
 
 
 if __name__ == "__main__":

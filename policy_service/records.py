@@ -22,7 +22,7 @@ class UnknownPolicyVersion(PolicyServiceError):
 
 
 def build_record(payload: dict, decision: dict, request_id: str | None, caller: str | None,
-                 idempotency_key: str | None) -> Record:
+                 idempotency_key: str | None, decision_json: str | None = None) -> Record:
     """The record of one served decision."""
     received = payload.get("received_at")
     try:
@@ -34,7 +34,7 @@ def build_record(payload: dict, decision: dict, request_id: str | None, caller: 
         idempotency_key=idempotency_key, policy_digest=decision["policy"]["digest"],
         policy_name=decision["policy"]["name"], policy_version=decision["policy"]["version"],
         received_at=received_at, decided_at=datetime.fromisoformat(decision["evaluated_at"]),
-        complaint=payload, decision=decision)
+        complaint=payload, decision=decision, decision_json=decision_json)
 
 
 def differences(recorded: dict, replayed: dict) -> dict:

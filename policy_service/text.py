@@ -28,7 +28,16 @@ def to_simplified(text: str) -> str:
 
 def normalize_text(text: str) -> str:
     """Fold text for matching: full-width → half-width (NFKC), traditional → simplified, case-folded."""
+    if len(text) <= 64:
+        return _normalize_short(text)  # channels, tiers, currencies ... repeat in every request
+    return _normalize(text)
+
+
+def _normalize(text: str) -> str:
     return to_simplified(unicodedata.normalize("NFKC", text)).casefold()
+
+
+_normalize_short = functools.lru_cache(maxsize=8192)(_normalize)
 
 
 def keyword_pattern(keyword: str) -> str:

@@ -101,8 +101,12 @@ def _idempotency_key() -> str | None:
     return key
 
 
-def _with_id(record_id: str, decision: dict, replayed: bool = False) -> Response:
-    response = jsonify({"decision_id": record_id, **decision})
+def _with_id(record_id: str, decision: dict, replayed: bool = False, encoded: str | None = None) -> Response:
+    if encoded is None:
+        encoded = json.dumps(decision, ensure_ascii=False)
+    # The stored encoding with the id in front: the decision is serialised once per request.
+    body = '{"decision_id": ' + json.dumps(record_id) + (", " + encoded[1:] if len(encoded) > 2 else "}")
+    response = Response(body, mimetype="application/json")
     response.headers["Location"] = f"/v1/decisions/{record_id}"
     if replayed:
         response.headers["Idempotent-Replayed"] = "true"
@@ -132,7 +136,8 @@ def decide():
     if store is None:
         _record(decision)
         return jsonify(decision)
-    record = build_record(payload, decision, g.request_id, g.caller, key)
+    encoded = json.dumps(decision, ensure_ascii=False)
+    record = build_record(payload, decision, g.request_id, g.caller, key, encoded)
     try:
         store.record([record], policy_files=loaded.files)
     except DuplicateRequest as exc:
@@ -142,7 +147,7 @@ def decide():
     state["metrics"].recorded.labels("recorded").inc()
     _record(decision)
     g.log["decision_id"] = record.decision_id
-    return _with_id(record.decision_id, decision)
+    return _with_id(record.decision_id, decision, encoded=encoded)
 
 
 def _instant_arg(name: str) -> datetime | None:

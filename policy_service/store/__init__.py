@@ -52,6 +52,7 @@ class Record:
     decided_at: datetime
     complaint: dict
     decision: dict
+    decision_json: str | None = None  # the decision already encoded, to avoid encoding it twice
 
 
 def new_decision_id() -> str:
@@ -97,7 +98,9 @@ class Store:
     def __init__(self, url: str, busy_timeout_ms: int = 5000, sqlite_synchronous: str = "NORMAL"):
         self.url = url
         self.dialect = url.split(":", 1)[0].split("+", 1)[0]
-        kwargs: dict = {"pool_pre_ping": True}
+        # No pre-ping: it costs a round trip per request. A dropped connection fails one request with
+        # 503 (nothing recorded) and SQLAlchemy replaces it for the next.
+        kwargs: dict = {}
         if self.dialect == "sqlite":
             kwargs["connect_args"] = {"timeout": busy_timeout_ms / 1000, "check_same_thread": False}
             database = url.split("///", 1)[-1]
@@ -183,7 +186,7 @@ class Store:
                     "policy_name": r.policy_name, "policy_version": r.policy_version,
                     "received_at": r.received_at, "decided_at": r.decided_at,
                     "complaint": json.dumps(r.complaint, ensure_ascii=False),
-                    "decision": json.dumps(r.decision, ensure_ascii=False),
+                    "decision": r.decision_json or json.dumps(r.decision, ensure_ascii=False),
                 } for r in records])
         except IntegrityError as exc:
             for keyed in (r for r in records if r.idempotency_key):
