@@ -44,6 +44,15 @@ FIELD_TYPES: dict[str, str] = {
 ATTRIBUTES_PREFIX = "attributes."
 
 
+# How order.value is published in JSON Schema and OpenAPI: apispec renders a Decimal field's bounds as
+# text, so the accepted forms are stated here once.
+ORDER_VALUE_JSON_SCHEMA = {
+    "description": "Order value in the currency's major unit, e.g. 899.00",
+    "oneOf": [{"type": "number", "minimum": 0, "maximum": MAX_ORDER_VALUE},
+              {"type": "string", "pattern": r"^\d{1,13}(\.\d+)?$"}],
+}
+
+
 def field_type(path: str) -> str | None:
     """Return the kind of value at a field path ('any' for attributes), or None if unknown."""
     if path in FIELD_TYPES:

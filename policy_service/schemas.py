@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from .complaint import CHANNELS, FIELD_TYPES, MAX_ORDER_VALUE, ComplaintSchema
+from .complaint import CHANNELS, FIELD_TYPES, ORDER_VALUE_JSON_SCHEMA, ComplaintSchema
 from .decision import DecisionSchema
 from .calendar import UNITS
 from .policy.validate import (API_VERSION, CONFLICTS, COUNTING_CHOICES, FLAGS, NUMERIC_OPS, OPERATORS, POLICY_KEYS,
@@ -95,11 +95,7 @@ def complaint_schema() -> dict:
     """JSON Schema of the complaint payload, derived from the marshmallow schema."""
     document = _from_marshmallow(ComplaintSchema, "Complaint", "Complaint")
     document["properties"]["channel"]["enum"] = list(CHANNELS)
-    # apispec renders a Decimal field's bounds as text; state the accepted forms precisely instead.
-    document["$defs"]["Order"]["properties"]["value"] = {
-        "description": "Order value in the currency's major unit, e.g. 899.00",
-        "oneOf": [{"type": "number", "minimum": 0, "maximum": MAX_ORDER_VALUE},
-                  {"type": "string", "pattern": r"^\d{1,13}(\.\d+)?$"}]}
+    document["$defs"]["Order"]["properties"]["value"] = ORDER_VALUE_JSON_SCHEMA
     return document
 
 

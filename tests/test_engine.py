@@ -7,9 +7,11 @@ import sys
 import textwrap
 import threading
 
+import pytest
 import yaml
 
 from policy_service.decide import Decider
+from policy_service.errors import PolicyLoadError
 from policy_service.engine import DurableBackend, to_durable
 from policy_service.policy import load_policy
 from policy_service.policy.compile import Has, HasNot, Missing, Or
@@ -136,12 +138,16 @@ LIMIT_SCRIPT = textwrap.dedent("""\
     """)
 
 
-def test_a_stage_at_the_compilers_limit_runs_in_the_engine(write_policy):
+def _many_categories(write_policy, count: int):
+    """A policy whose `count` categories all match the same complaint."""
     categories = [{"id": f"c{n}", "label": {"en": "C", "zh": "C"}, "when": {"field": "tags", "includes": "t"}}
-                  for n in range(63)]
-    directory = write_policy({"c.yaml": yaml.safe_dump({"apiVersion": "complaint-policy/v1",
-                                                        "categories": categories})},
-                             precedence=", ".join(c["id"] for c in categories))
+                  for n in range(count)]
+    return write_policy({"c.yaml": yaml.safe_dump({"apiVersion": "complaint-policy/v1", "categories": categories})},
+                        precedence=", ".join(c["id"] for c in categories))
+
+
+def test_a_stage_at_the_compilers_limit_runs_in_the_engine(write_policy):
+    directory = _many_categories(write_policy, 63)
     result = subprocess.run([sys.executable, "-c", LIMIT_SCRIPT.format(root=str(ROOT), policy=str(directory))],
                             capture_output=True, text=True, timeout=300)
     assert result.returncode == 0, result.stderr[-2000:]
@@ -149,14 +155,7 @@ def test_a_stage_at_the_compilers_limit_runs_in_the_engine(write_policy):
 
 
 def test_one_more_branch_is_refused_at_load(write_policy):
-    categories = [{"id": f"c{n}", "label": {"en": "C", "zh": "C"}, "when": {"field": "tags", "includes": "t"}}
-                  for n in range(64)]
-    directory = write_policy({"c.yaml": yaml.safe_dump({"apiVersion": "complaint-policy/v1",
-                                                        "categories": categories})},
-                             precedence=", ".join(c["id"] for c in categories))
-    from policy_service.errors import PolicyLoadError
-    import pytest
-
+    directory = _many_categories(write_policy, 64)
     with pytest.raises(PolicyLoadError, match="expand to 64 alternative branches together"):
         load_policy(directory)
 

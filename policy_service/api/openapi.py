@@ -7,7 +7,7 @@ import functools
 from marshmallow import Schema, fields
 
 from .. import __version__
-from ..complaint import ComplaintSchema
+from ..complaint import ORDER_VALUE_JSON_SCHEMA, ComplaintSchema
 from ..decision import DecisionSchema, PolicyRefSchema
 from .problems import PROBLEM_TYPE
 
@@ -123,9 +123,5 @@ def openapi_document() -> dict:
         "responses": {"200": {"description": "Prometheus text format",
                               "content": {"text/plain": {"schema": {"type": "string"}}}}}}})
     document = spec.to_dict()
-    # apispec renders a Decimal field's bounds as text; state the accepted forms precisely instead.
-    document["components"]["schemas"]["Order"]["properties"]["value"] = {
-        "description": "Order value in the currency's major unit, e.g. 899.00",
-        "oneOf": [{"type": "number", "minimum": 0, "maximum": 10**12},
-                  {"type": "string", "pattern": r"^\d{1,13}(\.\d+)?$"}]}
+    document["components"]["schemas"]["Order"]["properties"]["value"] = ORDER_VALUE_JSON_SCHEMA
     return document
