@@ -139,7 +139,8 @@ class PauseSchema(_Strict):
 class ComplaintSchema(_Strict):
     """A complaint as ticketing systems send it."""
 
-    id = fields.String(required=True, validate=validate.Length(1, 128))
+    id = fields.String(required=True, validate=[validate.Length(1, 128), validate.Regexp(
+        r"^[^\x00-\x1f\x7f]+$", error="must not contain control characters")])
     received_at = fields.AwareDateTime(required=True, format="iso")
     channel = fields.String(validate=validate.OneOf(CHANNELS))
     text = fields.String(required=True, validate=validate.Length(1, MAX_TEXT_CHARS))

@@ -139,8 +139,20 @@ def test_openapi_document_is_served_and_checked_in(client):
     served = client.get("/openapi.json").get_json()
     checked_in = json.loads((Path(__file__).resolve().parent.parent / "schemas" / "openapi.json").read_text("utf-8"))
     assert served == checked_in
-    assert set(served["paths"]) == {"/v1/decisions", "/v1/decisions/batch", "/v1/policy", "/healthz", "/readyz",
-                                    "/metrics"}
+    assert set(served["paths"]) == {"/v1/decisions", "/v1/decisions/batch", "/v1/decisions/{decision_id}",
+                                    "/v1/decisions/{decision_id}/replay", "/v1/status", "/v1/policy", "/healthz",
+                                    "/readyz", "/metrics"}
+
+
+def test_status_reports_what_is_due_without_recording(client):
+    payload = json.loads((RULES / "examples" / "zh-hans-heater-fire.json").read_text("utf-8"))
+    response = client.post("/v1/status?at=2025-09-26T13:00:00%2B08:00", json=payload)
+    assert response.status_code == 200
+    status = response.get_json()["status"]
+    assert status["escalation_step"]["role"] == "head_of_quality"
+    assert {c["clock"]: c["remaining_working_hours"] for c in status["clocks"]}["first_response"] == 1.25
+    assert client.get("/v1/decisions").get_json()["items"] == []
+    assert client.post("/v1/status?at=noon", json=payload).status_code == 422
 
 
 def test_tokens_are_required_when_configured(secured_client):

@@ -115,8 +115,20 @@ def test_an_invalid_policy_at_start_refuses_to_serve(tmp_path):
     assert "priority.yaml:2:8" in running.log.read_text()
 
 
-def test_no_input_produces_a_server_error(server, tmp_path):
+@pytest.mark.parametrize("store", ["sqlite", "postgresql"])
+def test_no_input_produces_a_server_error(tmp_path, store, request):
     # schemathesis generates requests from the served OpenAPI document; bounded in examples and time.
+    extra = {}
+    if store == "postgresql":
+        extra["POLICY_SERVICE_DATABASE_URL"] = request.getfixturevalue("postgres_url")
+    server = serving.start(tmp_path / "served", extra_env=extra)
+    try:
+        _fuzz(server, tmp_path)
+    finally:
+        serving.stop(server)
+
+
+def _fuzz(server, tmp_path):
     command = [sys.executable, "-m", "schemathesis.cli", "run", f"http://127.0.0.1:{server.port}/openapi.json",
                "--checks", "not_a_server_error", "--max-examples", "60", "--request-timeout", "10",
                "--seed", "20261125", "--no-color"]

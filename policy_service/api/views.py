@@ -7,7 +7,7 @@ import json
 
 from flask import Blueprint, Response, current_app, g, jsonify, request
 
-from datetime import datetime
+from datetime import datetime, timezone
 
 from ..errors import ComplaintInvalid, EvaluationError
 from ..records import UnknownPolicyVersion, build_record, replay
@@ -171,6 +171,18 @@ def _store_or_503():
     return store
 
 
+def _text_arg(name: str) -> str | None:
+    value = request.args.get(name)
+    if value is not None and (len(value) > 128 or any(ord(c) < 32 or ord(c) == 127 for c in value)):
+        raise _BadRequest(_validation_problem([{"path": f"query:{name}", "message": "at most 128 characters, "
+                                                "without control characters"}], "the query is invalid"))
+    return value
+
+
+def _known_id(decision_id: str) -> bool:
+    return len(decision_id) == 36 and all(c in "0123456789abcdef-" for c in decision_id)
+
+
 @bp.get("/decisions")
 def list_decisions():
     store = _store_or_503()
@@ -189,8 +201,8 @@ def list_decisions():
             return _validation_problem([{"path": "query:cursor", "message": "not a cursor this service gave"}],
                                        "the query is invalid")
     try:
-        items, next_cursor = store.query(complaint_id=request.args.get("complaint_id"),
-                                         policy_digest=request.args.get("policy_digest"),
+        items, next_cursor = store.query(complaint_id=_text_arg("complaint_id"),
+                                         policy_digest=_text_arg("policy_digest"),
                                          since=_instant_arg("since"), until=_instant_arg("until"),
                                          after=after, limit=limit)
     except StoreUnavailable as exc:
@@ -201,6 +213,8 @@ def list_decisions():
 @bp.get("/decisions/<decision_id>")
 def get_decision(decision_id: str):
     store = _store_or_503()
+    if not _known_id(decision_id):
+        return problem("not-found", f"no decision {decision_id}")
     try:
         record = store.get(decision_id)
     except StoreUnavailable as exc:
@@ -218,6 +232,8 @@ def replay_decision(decision_id: str):
     if against not in ("original", "current") or (isinstance(body, dict) and set(body) - {"policy"}):
         return _validation_problem([{"path": "policy", "message": "'original' or 'current'"}],
                                    "the replay request is invalid")
+    if not _known_id(decision_id):
+        return problem("not-found", f"no decision {decision_id}")
     try:
         record = store.get(decision_id)
         if record is None:
@@ -233,6 +249,23 @@ def replay_decision(decision_id: str):
     except EvaluationError as exc:
         return problem("evaluation-failed", str(exc))
     return jsonify({"against": against, **result})
+
+
+@bp.post("/status")
+def status():
+    """What is due for a complaint at a time (default now): clocks, breaches, the active escalation step.
+
+    A query about a complaint's state, not a decision given to a customer: it is not recorded.
+    """
+    payload = _json_body()
+    at = _instant_arg("at") or datetime.now(timezone.utc)
+    try:
+        decision = _state()["loaded"].decider.decide(payload, at=at)
+    except ComplaintInvalid as exc:
+        return _validation_problem([e.as_dict() for e in exc.errors], "the complaint is invalid")
+    except EvaluationError as exc:
+        return problem("evaluation-failed", str(exc))
+    return jsonify(decision)
 
 
 @bp.post("/decisions/batch")

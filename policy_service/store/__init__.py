@@ -87,7 +87,7 @@ def decode_cursor(cursor: str) -> str:
         value = base64.urlsafe_b64decode(padded.encode()).decode()
     except (ValueError, UnicodeDecodeError):
         raise ValueError("not a valid cursor") from None
-    if len(value) != 36:
+    if len(value) != 36 or any(c not in "0123456789abcdef-" for c in value):
         raise ValueError("not a valid cursor")
     return value
 
