@@ -110,6 +110,10 @@ class Store:
             kwargs.update(pool_size=5, max_overflow=5, pool_timeout=5,
                           connect_args={"connect_timeout": 5})
         self.engine: Engine = create_engine(url, **kwargs)
+        # A single-row INSERT is atomic by itself: on PostgreSQL autocommit saves the BEGIN and COMMIT
+        # round trips (SQLite has none to save, and switching its mode costs more than it gains).
+        self._autocommit = self.engine.execution_options(isolation_level="AUTOCOMMIT")
+        self._insert = insert(decisions)
         self._stored_policies: set[str] = set()
         if self.dialect == "sqlite":
             @event.listens_for(self.engine, "connect")
@@ -170,24 +174,35 @@ class Store:
         self._stored_policies.add(digest)
 
     def record(self, records: list[Record], policy_files: dict[str, str] | None = None) -> None:
-        """Commit decisions (and their policy version if new) in one transaction, or raise StoreUnavailable."""
+        """Commit decisions atomically, or raise StoreUnavailable having recorded none of them.
+
+        A new policy version is stored first, in its own transaction (a version without decisions
+        is harmless); on PostgreSQL a single decision is one autocommitted INSERT, atomic on its own;
+        otherwise the decisions go in one transaction.
+        """
         if not records:
             return
         try:
-            with self.engine.begin() as connection:
-                for digest in {r.policy_digest for r in records} - self._stored_policies:
-                    first = next(r for r in records if r.policy_digest == digest)
-                    if policy_files is None:
-                        raise StoreUnavailable(f"policy version {digest} is not stored")
+            for digest in {r.policy_digest for r in records} - self._stored_policies:
+                first = next(r for r in records if r.policy_digest == digest)
+                if policy_files is None:
+                    raise StoreUnavailable(f"policy version {digest} is not stored")
+                with self.engine.begin() as connection:
                     self._ensure_policy(connection, digest, first.policy_name, first.policy_version, policy_files)
-                connection.execute(insert(decisions), [{
-                    "decision_id": r.decision_id, "complaint_id": r.complaint_id, "request_id": r.request_id,
-                    "caller": r.caller, "idempotency_key": r.idempotency_key, "policy_digest": r.policy_digest,
-                    "policy_name": r.policy_name, "policy_version": r.policy_version,
-                    "received_at": r.received_at, "decided_at": r.decided_at,
-                    "complaint": json.dumps(r.complaint, ensure_ascii=False),
-                    "decision": r.decision_json or json.dumps(r.decision, ensure_ascii=False),
-                } for r in records])
+            rows = [{
+                "decision_id": r.decision_id, "complaint_id": r.complaint_id, "request_id": r.request_id,
+                "caller": r.caller, "idempotency_key": r.idempotency_key, "policy_digest": r.policy_digest,
+                "policy_name": r.policy_name, "policy_version": r.policy_version,
+                "received_at": r.received_at, "decided_at": r.decided_at,
+                "complaint": json.dumps(r.complaint, ensure_ascii=False),
+                "decision": r.decision_json or json.dumps(r.decision, ensure_ascii=False),
+            } for r in records]
+            if len(rows) == 1 and self.dialect == "postgresql":
+                with self._autocommit.connect() as connection:
+                    connection.execute(self._insert, rows[0])
+            else:
+                with self.engine.begin() as connection:  # a batch: all rows or none
+                    connection.execute(self._insert, rows)
         except IntegrityError as exc:
             for keyed in (r for r in records if r.idempotency_key):
                 existing = self.by_idempotency_key(keyed.caller, keyed.idempotency_key)
