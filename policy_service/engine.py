@@ -159,10 +159,3 @@ class DurableBackend:
         if state["done"] != len(stages):
             raise EngineFailure(f"the engine stopped after stage {state['done']} of {len(stages)}")
         return state["fired"]
-
-
-def engine_version() -> str:
-    """Return the installed durable-rules version."""
-    from importlib.metadata import version
-
-    return version("durable_rules")

@@ -77,9 +77,7 @@ class PolicyVersions:
 
 def replay(record: dict, decider: Decider) -> dict:
     """Decide a recorded complaint again at its original evaluation time; report what differs."""
-    decided_at = datetime.fromisoformat(record["decided_at"])
-    replayed = decider.decide(record["complaint"], now=datetime.fromisoformat(record["decision"]["evaluated_at"])
-                              if record["decision"].get("evaluated_at") else decided_at)
+    replayed = decider.decide(record["complaint"], now=datetime.fromisoformat(record["decided_at"]))
     changed = differences(record["decision"], replayed)
     return {"decision_id": record["decision_id"], "policy": replayed["policy"], "identical": not changed,
             "differences": changed, "replayed": replayed}

@@ -834,7 +834,7 @@ def validate(sources: LoadedSources) -> m.Policy:
             what = {"compensation": "compensation tier", "escalation": "escalation path"}.get(kind, kind)
             ctx.error(path, "unknown-reference", f"unknown {what} '{ident}'{did_you_mean(ident, table)}")
 
-    def policy_ref(key: str, kind: str, required: bool) -> str | None:
+    def policy_ref(key: str, kind: str) -> str | None:
         if key not in policy_block:
             return None
         value = policy_block[key]
@@ -849,10 +849,10 @@ def validate(sources: LoadedSources) -> m.Policy:
     if policy_block:
         name = _string(policy_ctx, policy_block.get("name"), ("policy", "name"), "'name'") or ""
         version = _string(policy_ctx, policy_block.get("version"), ("policy", "version"), "'version'") or ""
-    default_priority = policy_ref("default_priority", "priority", True)
-    default_category = policy_ref("default_category", "category", False)
-    default_escalation = policy_ref("default_escalation", "escalation", False)
-    default_calendar = policy_ref("default_calendar", "calendar", False)
+    default_priority = policy_ref("default_priority", "priority")
+    default_category = policy_ref("default_category", "category")
+    default_escalation = policy_ref("default_escalation", "escalation")
+    default_calendar = policy_ref("default_calendar", "calendar")
     for ctx, path, rule in rules.values():
         if rule.deadline and rule.deadline.clock in clocks:
             clock = clocks[rule.deadline.clock][2]
