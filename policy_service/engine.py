@@ -72,6 +72,15 @@ def _single(atom: Atom) -> dict:
     raise TypeError(f"cannot translate {atom!r}")
 
 
+def _fact_for(stage, base: dict, extras: dict) -> dict:
+    """The fact a stage's rules see: only the keys they read (the engine serialises every fact it
+    is given, and hands it back to each action), plus the stage's kind."""
+    fact = {key: value for key, value in base.items() if key in stage.keys}
+    fact.update((key, value) for key, value in extras.items() if key in stage.keys)
+    fact["kind"] = stage.kind
+    return fact
+
+
 class DurableBackend:
     """Runs a compiled policy's stages in a durable-rules ruleset of its own."""
 
@@ -124,7 +133,7 @@ class DurableBackend:
                 extras = state["advance"](stage_index, list(state["fired"][stage_index]))
                 state["done"] = stage_index + 1
                 if stage_index + 1 < len(stages):
-                    c.assert_fact(dict(state["base"], **extras, kind=stages[stage_index + 1].kind))
+                    c.assert_fact(_fact_for(stages[stage_index + 1], state["base"], extras))
             except (durable_engine.MessageObservedException, durable_engine.MessageNotHandledException) as exc:
                 state["error"] = EngineFailure(f"engine refused a stage fact: {exc}")
             except Exception as exc:  # the engine swallows exceptions raised in actions; keep it
@@ -139,7 +148,7 @@ class DurableBackend:
         with self._lock:
             self._runs[sid] = state
             try:
-                result = self._host.assert_fact(self.ruleset_name, dict(base, kind=stages[0].kind, sid=sid))
+                result = self._host.assert_fact(self.ruleset_name, dict(_fact_for(stages[0], base, {}), sid=sid))
             except durable_engine.MessageNotHandledException:
                 result = None
             except Exception as exc:

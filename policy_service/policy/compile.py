@@ -117,6 +117,14 @@ class Stage:
     name: str
     kind: str
     rules: tuple[CompiledRule, ...]
+    keys: frozenset = frozenset()  # the fact keys its rules read; nothing else need reach the engine
+
+
+def keys_read(atom: Atom) -> set[str]:
+    """The fact keys a condition reads."""
+    if isinstance(atom, (And, Or)):
+        return set().union(*(keys_read(item) for item in atom.items)) if atom.items else set()
+    return {atom.key}
 
 
 @dataclass(frozen=True)
@@ -376,7 +384,9 @@ def compile_policy(policy: m.Policy) -> CompiledPolicy:
                                 f"{MAX_FACT_KEYS - 8}"))
     if problems:
         raise PolicyLoadError(problems)
-    stages = tuple(Stage(name, f"stage_{name}", tuple(by_stage[name])) for name in m.STAGES)
+    stages = tuple(Stage(name, f"stage_{name}", tuple(by_stage[name]),
+                         frozenset().union(*(keys_read(r.condition) for r in by_stage[name])))
+                   for name in m.STAGES)
     return CompiledPolicy(policy, stages, dict(compiler.slots), tuple(compiler.texts.values()),
                           program_id=policy.digest.split(":")[-1][:12],
                           calendars={spec.id: BusinessCalendar(spec) for spec in policy.calendars})
