@@ -2,8 +2,9 @@
 
 durable-rules 2.0.28 is used as a pure function: one fresh session per evaluation, asserted as a
 fact (events are consumed by the first rule), run synchronously on a host without background
-threads, and always deleted. Stages chain inside the engine: each stage ends with a barrier rule
-of lower salience that fires after the stage's rules and asserts the next stage's fact.
+threads, and always deleted. Stages chain inside the engine: each group of stages (see
+`compile.group_stages`) ends with a barrier rule of lower salience that fires after the group's
+rules, resolves its stages and asserts the next group's fact.
 """
 
 from __future__ import annotations
@@ -72,12 +73,12 @@ def _single(atom: Atom) -> dict:
     raise TypeError(f"cannot translate {atom!r}")
 
 
-def _fact_for(stage, base: dict, extras: dict) -> dict:
-    """The fact a stage's rules see: only the keys they read (the engine serialises every fact it
-    is given, and hands it back to each action), plus the stage's kind."""
-    fact = {key: value for key, value in base.items() if key in stage.keys}
-    fact.update((key, value) for key, value in extras.items() if key in stage.keys)
-    fact["kind"] = stage.kind
+def _fact_for(group, base: dict, extras: dict) -> dict:
+    """The fact a group's rules see: only the keys they read (the engine serialises every fact it
+    is given, and hands it back to each action), plus the group's kind."""
+    fact = {key: value for key, value in base.items() if key in group.keys}
+    fact.update((key, value) for key, value in extras.items() if key in group.keys)
+    fact["kind"] = group.kind
     return fact
 
 
@@ -97,20 +98,20 @@ class DurableBackend:
 
     def _ruleset(self) -> dict:
         rules: dict[str, dict] = {}
-        stages = self.program.stages
-        for index, stage in enumerate(stages):
-            kind_test = {"kind": stage.kind}
-            for rule in stage.rules:
-                pattern = [kind_test] + to_durable(rule.condition)
-                rules[rule.name] = {
-                    "pri": index * _STAGE_SALIENCE + _RULE_OFFSET,
-                    "all": [{"m": {"$and": pattern} if len(pattern) > 1 else pattern[0]}],
-                    "run": self._on_rule(index, rule.rule_id),
-                }
-            rules[f"barrier_{index}"] = {
-                "pri": index * _STAGE_SALIENCE + _BARRIER_OFFSET,
+        for number, group in enumerate(self.program.groups):
+            kind_test = {"kind": group.kind}
+            for stage_index in group.stages:
+                for rule in self.program.stages[stage_index].rules:
+                    pattern = [kind_test] + to_durable(rule.condition)
+                    rules[rule.name] = {
+                        "pri": number * _STAGE_SALIENCE + _RULE_OFFSET,
+                        "all": [{"m": {"$and": pattern} if len(pattern) > 1 else pattern[0]}],
+                        "run": self._on_rule(stage_index, rule.rule_id),
+                    }
+            rules[f"barrier_{number}"] = {
+                "pri": number * _STAGE_SALIENCE + _BARRIER_OFFSET,
                 "all": [{"m": kind_test}],
-                "run": self._on_barrier(index),
+                "run": self._on_barrier(number),
             }
         # register_rulesets deletes 'run' from the dicts it is given; hand it a private copy.
         return {name: dict(spec, all=copy.deepcopy(spec["all"])) for name, spec in rules.items()}
@@ -122,18 +123,20 @@ class DurableBackend:
                 fired.append(rule_id)
         return run
 
-    def _on_barrier(self, stage_index: int):
-        stages = self.program.stages
+    def _on_barrier(self, number: int):
+        groups = self.program.groups
 
         def run(c):
             state = self._runs[c.s.sid]
             if state["error"] is not None:
                 return
             try:
-                extras = state["advance"](stage_index, list(state["fired"][stage_index]))
-                state["done"] = stage_index + 1
-                if stage_index + 1 < len(stages):
-                    c.assert_fact(_fact_for(stages[stage_index + 1], state["base"], extras))
+                extras: dict = {}
+                for stage_index in groups[number].stages:
+                    extras = state["advance"](stage_index, list(state["fired"][stage_index]))
+                state["done"] = number + 1
+                if number + 1 < len(groups):
+                    c.assert_fact(_fact_for(groups[number + 1], state["base"], extras))
             except (durable_engine.MessageObservedException, durable_engine.MessageNotHandledException) as exc:
                 state["error"] = EngineFailure(f"engine refused a stage fact: {exc}")
             except Exception as exc:  # the engine swallows exceptions raised in actions; keep it
@@ -143,12 +146,13 @@ class DurableBackend:
     def run(self, base: dict, advance: Advance) -> list[list[str]]:
         """Evaluate one base fact through every stage; return the rule ids fired per stage."""
         sid = uuid.uuid4().hex
-        stages = self.program.stages
-        state = {"fired": [[] for _ in stages], "advance": advance, "base": base, "error": None, "done": 0}
+        groups = self.program.groups
+        state = {"fired": [[] for _ in self.program.stages], "advance": advance, "base": base, "error": None,
+                 "done": 0}
         with self._lock:
             self._runs[sid] = state
             try:
-                result = self._host.assert_fact(self.ruleset_name, dict(_fact_for(stages[0], base, {}), sid=sid))
+                result = self._host.assert_fact(self.ruleset_name, dict(_fact_for(groups[0], base, {}), sid=sid))
             except durable_engine.MessageNotHandledException:
                 result = None
             except Exception as exc:
@@ -160,11 +164,9 @@ class DurableBackend:
                 except Exception:  # a session that was never created has nothing to delete
                     pass
         if state["error"] is not None:
-            if isinstance(state["error"], EngineFailure):
-                raise state["error"]
             raise state["error"]
         if isinstance(result, dict) and result.get("exception"):
             raise EngineFailure(f"a rule action failed inside the engine: {result['exception']}")
-        if state["done"] != len(stages):
-            raise EngineFailure(f"the engine stopped after stage {state['done']} of {len(stages)}")
+        if state["done"] != len(groups):
+            raise EngineFailure(f"the engine stopped after fact {state['done']} of {len(groups)}")
         return state["fired"]

@@ -52,15 +52,14 @@ class ReferenceBackend:
 
     def run(self, base: dict, advance: Callable[[int, list], dict]) -> list[list[str]]:
         """Evaluate one base fact through every stage; return the rule ids fired per stage."""
-        fired: list[list[str]] = []
-        fact = dict(base, kind=self.program.stages[0].kind)
-        for index, stage in enumerate(self.program.stages):
-            ids: list[str] = []
-            for rule in stage.rules:
-                if holds(rule.condition, fact) and rule.rule_id not in ids:
-                    ids.append(rule.rule_id)
-            fired.append(ids)
-            extras = advance(index, list(ids))
-            if index + 1 < len(self.program.stages):
-                fact = dict(base, **extras, kind=self.program.stages[index + 1].kind)
+        fired: list[list[str]] = [[] for _ in self.program.stages]
+        extras: dict = {}
+        for group in self.program.groups:
+            fact = dict(base, **extras)
+            for stage_index in group.stages:
+                for rule in self.program.stages[stage_index].rules:
+                    if holds(rule.condition, fact) and rule.rule_id not in fired[stage_index]:
+                        fired[stage_index].append(rule.rule_id)
+            for stage_index in group.stages:
+                extras = advance(stage_index, list(fired[stage_index]))
         return fired

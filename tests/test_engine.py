@@ -162,3 +162,27 @@ def test_one_more_branch_is_refused_at_load(write_policy):
 
 def test_each_backend_instance_has_its_own_ruleset(default_program):
     assert DurableBackend(default_program).ruleset_name != DurableBackend(default_program).ruleset_name
+
+
+def test_stages_share_a_fact_only_when_independent_and_within_the_limit(write_policy):
+    from policy_service.policy.compile import group_stages
+
+    directory = write_policy({"r.yaml": """\
+        apiVersion: complaint-policy/v1
+        categories:
+          - {id: a, label: {en: A, zh: A}, when: {field: text, contains_any: [a]}}
+        compensation_tiers:
+          - {id: sorry, label: {en: S, zh: S}, remedy: apology}
+        escalation_paths:
+          - {id: up, label: {en: U, zh: U}, steps: [{role: boss}]}
+        rules:
+          - {id: p, when: {category: a}, then: {priority: TOP}}
+          - {id: c, when: {category: a}, then: {compensation: sorry}}
+          - {id: e, when: {compensation: sorry}, then: {escalation: up}}
+        """}, precedence="a")
+    program = load_policy(directory)
+    names = [[program.stages[i].name for i in group.stages] for group in program.groups]
+    assert names == [["category"], ["priority", "compensation"], ["escalation", "deadline"]]
+    stages = tuple(type(program.stages[0])(s.name, s.rules * 40, s.keys) for s in program.stages)
+    split = [[stages[i].name for i in group.stages] for group in group_stages(stages)]
+    assert split == [["category"], ["priority"], ["compensation"], ["escalation", "deadline"]]

@@ -112,12 +112,46 @@ class CompiledRule:
 
 @dataclass(frozen=True)
 class Stage:
-    """The rules that read one kind of fact; the next stage's fact is asserted when they are done."""
+    """The rules that decide one part of the decision (category, priority, ...)."""
 
     name: str
-    kind: str
     rules: tuple[CompiledRule, ...]
     keys: frozenset = frozenset()  # the fact keys its rules read; nothing else need reach the engine
+
+
+@dataclass(frozen=True)
+class Group:
+    """Stages evaluated on one fact: none of them reads what another in the group decides."""
+
+    kind: str
+    stages: tuple[int, ...]  # indexes into CompiledPolicy.stages, in stage order
+    keys: frozenset
+
+
+# Which stage decides each key a later stage may read.
+DECIDED_BY = {"cats": "category", "flags": "category", "prio": "priority", "tier": "compensation"}
+
+
+def group_stages(stages: tuple["Stage", ...]) -> tuple[Group, ...]:
+    """Put consecutive stages on one fact where none depends on another in the group and the engine's
+    branch limit allows: each group saves the engine a fact and an action per evaluation."""
+    groups: list[list[int]] = []
+    branches: list[int] = []
+    placed: dict[str, int] = {}
+    for index, stage in enumerate(stages):
+        needs = {DECIDED_BY[key] for key in stage.keys if key in DECIDED_BY}
+        size = sum(branch_count(rule.condition) for rule in stage.rules)
+        joins = bool(groups) and all(placed[name] < len(groups) - 1 for name in needs) \
+            and branches[-1] + size <= MAX_BRANCHES_PER_STAGE
+        if not joins:
+            groups.append([])
+            branches.append(0)
+        groups[-1].append(index)
+        branches[-1] += size
+        placed[stage.name] = len(groups) - 1
+    return tuple(Group(f"group_{number}", tuple(members),
+                       frozenset().union(*(stages[i].keys for i in members)))
+                 for number, members in enumerate(groups))
 
 
 def keys_read(atom: Atom) -> set[str]:
@@ -146,6 +180,7 @@ class CompiledPolicy:
     text_features: tuple[TextFeature, ...]
     program_id: str = field(default="")
     calendars: dict = field(default_factory=dict)  # calendar id -> BusinessCalendar
+    groups: tuple = ()  # the facts the engine sees, in order; see group_stages
 
     def facts_for(self, complaint: dict) -> dict:
         """Return the base fact of a complaint: typed field values, presence and text hits."""
@@ -384,9 +419,10 @@ def compile_policy(policy: m.Policy) -> CompiledPolicy:
                                 f"{MAX_FACT_KEYS - 8}"))
     if problems:
         raise PolicyLoadError(problems)
-    stages = tuple(Stage(name, f"stage_{name}", tuple(by_stage[name]),
+    stages = tuple(Stage(name, tuple(by_stage[name]),
                          frozenset().union(*(keys_read(r.condition) for r in by_stage[name])))
                    for name in m.STAGES)
     return CompiledPolicy(policy, stages, dict(compiler.slots), tuple(compiler.texts.values()),
                           program_id=policy.digest.split(":")[-1][:12],
-                          calendars={spec.id: BusinessCalendar(spec) for spec in policy.calendars})
+                          calendars={spec.id: BusinessCalendar(spec) for spec in policy.calendars},
+                          groups=group_stages(stages))
