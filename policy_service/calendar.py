@@ -62,6 +62,11 @@ class BusinessCalendar:
         self.spec = spec
         self.zone = ZoneInfo(spec.time_zone)
         self._working: dict[date, bool] = {}  # a day's status never changes for one calendar
+        self._next_working: dict[date, date] = {}
+        # Working hours never straddle a DST change (those happen at night), so every full working
+        # day holds the same amount of working time.
+        self._day_seconds = (datetime.combine(date(2000, 1, 3), spec.working_end)
+                             - datetime.combine(date(2000, 1, 3), spec.working_start)).total_seconds()
 
     @functools.cached_property
     def _holidays(self):
@@ -105,10 +110,13 @@ class BusinessCalendar:
 
     def next_working_day(self, day: date) -> date:
         """The first working day strictly after `day`."""
-        day += timedelta(days=1)
-        while not self.is_working_day(day):
-            day += timedelta(days=1)
-        return day
+        found = self._next_working.get(day)
+        if found is None:
+            found = day + timedelta(days=1)
+            while not self.is_working_day(found):
+                found += timedelta(days=1)
+            self._next_working[day] = found
+        return found
 
     def add_working_days(self, day: date, count: int) -> date:
         """The `count`-th working day after `day` (day itself is day zero)."""
@@ -161,30 +169,35 @@ class BusinessCalendar:
     def add_working_time(self, start: datetime, seconds: float) -> datetime:
         """The instant after `seconds` of working time from `start`."""
         current = self.next_working_start(start)
+        day = current.date()
+        available = (self.at(day, self.spec.working_end) - current).total_seconds()
         remaining = seconds
-        while True:
-            period_end = self.at(current.date(), self.spec.working_end)
-            available = (period_end - current).total_seconds()
-            if remaining <= available:
-                return self.local(current + timedelta(seconds=remaining))
+        while remaining > available:
             remaining -= available
-            current = self.at(self.next_working_day(current.date()), self.spec.working_start)
+            day = self.next_working_day(day)
+            available = self._day_seconds
+            current = None
+        if current is None:
+            current = self.at(day, self.spec.working_start)
+        return self.local(current + timedelta(seconds=remaining))
 
     def working_seconds_between(self, start: datetime, end: datetime) -> float:
         """Working time between two instants (0 if end is not after start)."""
         if end <= start:
             return 0.0
-        total = 0.0
-        day = self.local(start).date()
-        last = self.local(end).date()
-        while day <= last:
-            period = self.working_period(day)
-            if period:
-                lo, hi = max(period[0], start), min(period[1], end)
-                if hi > lo:
-                    total += (hi - lo).total_seconds()
-            day += timedelta(days=1)
-        return total
+        first, last = self.local(start).date(), self.local(end).date()
+        if first == last:
+            return self._overlap(first, start, end)
+        whole_days = self.working_days_between(first + timedelta(days=1), last)
+        return (self._overlap(first, start, end) + whole_days * self._day_seconds
+                + self._overlap(last, start, end))
+
+    def _overlap(self, day: date, start: datetime, end: datetime) -> float:
+        period = self.working_period(day)
+        if not period:
+            return 0.0
+        low, high = max(period[0], start), min(period[1], end)
+        return max(0.0, (high - low).total_seconds())
 
 
 @dataclass(frozen=True)

@@ -54,11 +54,11 @@ class _Resolution:
         return dict(self.extras)
 
     def _ordered_rules(self, fired: list[str]) -> list[m.Rule]:
-        order = {rule.id: index for index, rule in enumerate(self.policy.rules)}
+        order = self.policy.order("rule")
         return sorted((self.policy.rule(rule_id) for rule_id in set(fired)), key=lambda r: order[r.id])
 
     def _resolve_category(self, fired: list[str]) -> None:
-        rank = {cid: index for index, cid in enumerate(self.policy.category_precedence)}
+        rank = self.policy.order("category_precedence")
         self.categories = sorted(set(fired), key=lambda cid: rank[cid])
         if not self.categories and self.policy.default_category:
             self.categories = [self.policy.default_category]
@@ -78,7 +78,7 @@ class _Resolution:
     def _resolve_compensation(self, fired: list[str]) -> None:
         rules = self._ordered_rules(fired)
         self.tier_rules = [r.id for r in rules]
-        tier_order = {t.id: index for index, t in enumerate(self.policy.tiers)}
+        tier_order = self.policy.order("tier")
         candidates: dict[str, tuple[m.Rule, dict | None]] = {}
         for rule in rules:
             if rule.outcome not in candidates:
@@ -126,7 +126,7 @@ class _Resolution:
     def _resolve_escalation(self, fired: list[str]) -> None:
         rules = self._ordered_rules(fired)
         self.path_rules = [r.id for r in rules]
-        seniority = {p.id: index for index, p in enumerate(self.policy.paths)}
+        seniority = self.policy.order("path")
         best = min(rules, key=lambda r: seniority[r.outcome], default=None)
         self.path = best.outcome if best else self.policy.default_escalation
         self.path_winner = best.id if best else None

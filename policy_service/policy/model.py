@@ -264,6 +264,15 @@ class Policy:
     def clock(self, clock_id: str) -> Clock:
         return self.lookup["clock"][clock_id]
 
+    def order(self, kind: str) -> dict[str, int]:
+        """Position of each rule, tier, path or precedence entry as written (earlier wins ties)."""
+        cached = self.lookup.get(("order", kind))
+        if cached is None:
+            items = {"rule": [r.id for r in self.rules], "tier": [t.id for t in self.tiers],
+                     "path": [p.id for p in self.paths], "category_precedence": list(self.category_precedence)}[kind]
+            cached = self.lookup[("order", kind)] = {ident: index for index, ident in enumerate(items)}
+        return cached
+
     def summary(self) -> dict:
         """Return name, version and digest, as every decision states them."""
         return {"name": self.name, "version": self.version, "digest": self.digest}
