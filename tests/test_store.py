@@ -132,3 +132,26 @@ def test_a_locked_sqlite_store_fails_within_its_timeout(tmp_path):
         blocker.close()
     assert store.count() == 0
     assert json.loads(json.dumps(store.query()[0])) == []
+
+
+def test_an_older_store_is_upgraded_in_place(store_url):
+    from alembic import command
+    from alembic.config import Config
+
+    from policy_service.store import MIGRATIONS
+
+    store = Store(store_url)
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS))
+    with store.engine.begin() as connection:
+        config.attributes["connection"] = connection
+        command.upgrade(config, "0001")
+    kept = _record(key="k")
+    store.record([kept], policy_files=FILES)
+    store.migrate()
+    assert store.get(kept.decision_id)["complaint_id"] == "c-1"
+    with pytest.raises(DuplicateRequest):
+        store.record([_record(key="k")], policy_files=FILES)
+    store.record([_record(), _record()], policy_files=FILES)  # decisions without a key never collide
+    assert store.count() == 3
+    store.dispose()

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime, timezone
 
-from sqlalchemy import Column, DateTime, ForeignKey, Index, MetaData, String, Table, Text, UniqueConstraint
+from sqlalchemy import Column, DateTime, ForeignKey, Index, MetaData, String, Table, Text, text
 from sqlalchemy.types import TypeDecorator
 
 
@@ -51,7 +51,8 @@ decisions = Table(
     Column("decided_at", UTCDateTime, nullable=False),
     Column("complaint", Text, nullable=False),  # JSON, as received
     Column("decision", Text, nullable=False),  # JSON
-    UniqueConstraint("caller", "idempotency_key", name="uq_decisions_caller_idempotency_key"),
+    Index("uq_decisions_caller_idempotency_key", "caller", "idempotency_key", unique=True,
+          sqlite_where=text("idempotency_key IS NOT NULL"), postgresql_where=text("idempotency_key IS NOT NULL")),
     Index("ix_decisions_complaint_id", "complaint_id"),
     Index("ix_decisions_policy_digest", "policy_digest"),
     Index("ix_decisions_decided_at", "decided_at"),
