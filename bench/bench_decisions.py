@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import json
+from array import array
 import os
 import shutil
 import tempfile
@@ -41,7 +42,7 @@ def run(decider: Decider, complaints: list[dict], evaluations: int) -> dict:
     """Decide `evaluations` complaints (cycling the list); return throughput, latency and memory."""
     for complaint in complaints:  # warm caches (text converter, regexes)
         decider.decide_parsed(complaint, NOW)
-    latencies = [0.0] * evaluations  # preallocated so the list does not show up as engine memory
+    latencies = array("d", bytes(8 * evaluations))  # preallocated, unboxed: it must not show up as engine memory
     rss_start = rss_mib()
     rss_marks = []
     started = time.perf_counter()
@@ -52,7 +53,8 @@ def run(decider: Decider, complaints: list[dict], evaluations: int) -> dict:
         if number % (evaluations // 4 or 1) == 0:
             rss_marks.append(round(rss_mib(), 1))
     elapsed = time.perf_counter() - started
-    latencies.sort()
+    rss_end = rss_mib()
+    latencies = sorted(latencies)
     return {
         "backend": decider.backend.name,
         "evaluations": evaluations,
@@ -61,7 +63,7 @@ def run(decider: Decider, complaints: list[dict], evaluations: int) -> dict:
         "p99_ms": round(latencies[int(len(latencies) * 0.99)] * 1000, 3),
         "rss_start_mib": round(rss_start, 1),
         "rss_marks_mib": rss_marks,
-        "rss_end_mib": round(rss_mib(), 1),
+        "rss_end_mib": round(rss_end, 1),
     }
 
 
