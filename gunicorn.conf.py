@@ -10,6 +10,7 @@ import os
 import shutil
 import sys
 import tempfile
+import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent
@@ -100,6 +101,33 @@ def _migrate_store(server) -> None:
 
 def on_reload(server):
     _offer(server, "reload")
+
+
+def when_ready(server):
+    """With POLICY_SERVICE_WATCH_SECONDS set, reload on a change to the policy files, as SIGHUP would."""
+    settings = load_settings(default_policy_dir=ROOT / "rules")
+    if not settings.watch_seconds:
+        return
+    import signal
+    import threading
+
+    from policy_service.snapshots import directory_digest
+
+    policy_dir = settings.policy_dir.resolve()
+    master = os.getpid()
+
+    def watch() -> None:
+        seen = directory_digest(policy_dir)
+        while True:
+            time.sleep(settings.watch_seconds)
+            current = directory_digest(policy_dir)
+            if current is not None and current != seen:
+                seen = current
+                _log(server, "info", "policy-changed", directory=str(policy_dir), digest=current)
+                os.kill(master, signal.SIGHUP)  # the same validated path as an operator's reload
+
+    threading.Thread(target=watch, name="policy-watch", daemon=True).start()
+    _log(server, "info", "policy-watch", directory=str(policy_dir), every_seconds=settings.watch_seconds)
 
 
 def child_exit(server, worker):

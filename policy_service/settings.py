@@ -35,6 +35,7 @@ class Settings:
     retention_days: int = 365
     sqlite_synchronous: str = "NORMAL"
     store_timeout_ms: int = 5000
+    watch_seconds: int = 0
 
     def store_url(self) -> str:
         """The decision store: POLICY_SERVICE_DATABASE_URL, else an SQLite file in the state directory."""
@@ -141,4 +142,5 @@ def load_settings(env: Mapping[str, str] | None = None, default_policy_dir: str 
         retention_days=_int(env, "RETENTION_DAYS", 365, 1, 36500),
         sqlite_synchronous=synchronous,
         store_timeout_ms=_int(env, "STORE_TIMEOUT_MS", 5000, 50, 60000),
+        watch_seconds=_int(env, "WATCH_SECONDS", 0, 0, 3600),
     )

@@ -82,3 +82,13 @@ def read_last_error(state_dir: Path) -> dict | None:
         return json.loads((state_dir / LAST_ERROR).read_text(encoding="utf-8"))
     except (OSError, ValueError):
         return None
+
+
+def directory_digest(policy_dir: Path) -> str | None:
+    """The digest the policy directory's files would have now (None if it cannot be read)."""
+    from .policy.loader import digest_of
+
+    try:
+        return digest_of([(path.name, path.read_bytes()) for path in policy_files(Path(policy_dir))])
+    except OSError:
+        return None

@@ -134,3 +134,21 @@ def _fuzz(server, tmp_path):
                "--seed", "20261125", "--no-color"]
     result = subprocess.run(command, capture_output=True, text=True, timeout=600, cwd=tmp_path)
     assert result.returncode == 0, (result.stdout + result.stderr)[-5000:]
+
+
+def test_a_watched_policy_directory_reloads_by_itself(tmp_path):
+    server = serving.start(tmp_path, extra_env={"POLICY_SERVICE_WATCH_SECONDS": "1"})
+    try:
+        before = server.request("GET", "/v1/policy")[1]
+        policy_file = server.policy_dir / "policy.yaml"
+        policy_file.write_text(policy_file.read_text("utf-8").replace('version: "2026.11.1"', 'version: "2026.11.9"'),
+                               encoding="utf-8")
+        assert _wait_for(lambda: _digests_served(server, 6) == {server.request("GET", "/v1/policy")[1]["digest"]}
+                         and server.request("GET", "/v1/policy")[1]["version"] == "2026.11.9")
+        assert server.request("GET", "/v1/policy")[1]["digest"] != before["digest"]
+        (server.policy_dir / "rules.yaml").write_text("apiVersion: complaint-policy/v2\n", encoding="utf-8")
+        assert _wait_for(lambda: server.request("GET", "/v1/policy")[1]["last_reload_error"] is not None)
+        assert server.request("GET", "/v1/policy")[1]["version"] == "2026.11.9"
+    finally:
+        serving.stop(server)
+    assert "policy-changed" in server.log.read_text()
