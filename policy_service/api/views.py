@@ -78,10 +78,14 @@ def _validation_problem(errors: list, detail: str) -> Response:
     return problem("validation-error", detail, errors)
 
 
-def _record(decision: dict) -> None:
+def _count_in_metrics(decision: dict) -> None:
+    _state()["metrics"].decisions.labels(decision["primary_category"] or "none", decision["priority"]["id"]).inc()
+
+
+def _count_decision(decision: dict) -> None:
     g.log.update(complaint_id=decision["complaint_id"], policy_digest=decision["policy"]["digest"],
                  priority=decision["priority"]["id"])
-    _state()["metrics"].decisions.labels(decision["primary_category"] or "none", decision["priority"]["id"]).inc()
+    _count_in_metrics(decision)
 
 
 def _store_problem(exc: Exception) -> Response:
@@ -134,7 +138,7 @@ def decide():
     except EvaluationError as exc:
         return problem("evaluation-failed", str(exc))
     if store is None:
-        _record(decision)
+        _count_decision(decision)
         return jsonify(decision)
     encoded = json.dumps(decision, ensure_ascii=False)
     record = build_record(payload, decision, g.request_id, g.caller, key, encoded)
@@ -145,7 +149,7 @@ def decide():
     except StoreUnavailable as exc:
         return _store_problem(exc)
     state["metrics"].recorded.labels("recorded").inc()
-    _record(decision)
+    _count_decision(decision)
     g.log["decision_id"] = record.decision_id
     return _with_id(record.decision_id, decision, encoded=encoded)
 
@@ -164,7 +168,7 @@ def _instant_arg(name: str) -> datetime | None:
     return instant
 
 
-def _store_or_503():
+def _store_or_404():
     store = _state()["store"]
     if store is None:
         raise _BadRequest(problem("not-found", "decision recording is switched off on this service"))
@@ -185,7 +189,7 @@ def _known_id(decision_id: str) -> bool:
 
 @bp.get("/decisions")
 def list_decisions():
-    store = _store_or_503()
+    store = _store_or_404()
     try:
         limit = int(request.args.get("limit", "100"))
     except ValueError:
@@ -212,7 +216,7 @@ def list_decisions():
 
 @bp.get("/decisions/<decision_id>")
 def get_decision(decision_id: str):
-    store = _store_or_503()
+    store = _store_or_404()
     if not _known_id(decision_id):
         return problem("not-found", f"no decision {decision_id}")
     try:
@@ -226,7 +230,7 @@ def get_decision(decision_id: str):
 
 @bp.post("/decisions/<decision_id>/replay")
 def replay_decision(decision_id: str):
-    store = _store_or_503()
+    store = _store_or_404()
     body = _json_body() if request.get_data(cache=True) else {}
     against = body.get("policy", "original") if isinstance(body, dict) else None
     if against not in ("original", "current") or (isinstance(body, dict) and set(body) - {"policy"}):
@@ -310,9 +314,7 @@ def decide_batch():
         _state()["metrics"].recorded.labels("recorded").inc(len(records))
     for result in results:
         if "decision" in result:
-            decision = result["decision"]
-            _state()["metrics"].decisions.labels(decision["primary_category"] or "none",
-                                                 decision["priority"]["id"]).inc()
+            _count_in_metrics(result["decision"])
     policy = decider.program.policy
     g.log.update(policy_digest=policy.digest, batch=len(items), failed=failed)
     return jsonify({"policy": policy.summary(), "succeeded": len(items) - failed, "failed": failed,
