@@ -4,10 +4,9 @@ from __future__ import annotations
 
 import math
 from datetime import datetime
-from decimal import Decimal
 from typing import Any
 
-from marshmallow import EXCLUDE, RAISE, Schema, ValidationError, fields, validate, validates_schema
+from marshmallow import RAISE, Schema, ValidationError, fields, validate, validates_schema
 
 from .errors import ComplaintInvalid, FieldError
 

@@ -131,7 +131,6 @@ class _Resolution:
         self.path = best.outcome if best else self.policy.default_escalation
         self.path_winner = best.id if best else None
 
-
     def _resolve_deadline(self, fired: list[str]) -> None:
         for rule in self._ordered_rules(fired):
             candidate = self._deadline_candidate(rule)

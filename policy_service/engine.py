@@ -13,7 +13,7 @@ import copy
 import itertools
 import threading
 import uuid
-from typing import Any, Callable
+from typing import Callable
 
 from durable import engine as durable_engine
 

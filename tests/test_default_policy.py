@@ -4,7 +4,6 @@ import json
 
 import pytest
 
-from policy_service.decide import Decider
 from policy_service.text import normalize_text
 
 from conftest import FIXED_NOW, RULES, complaint, load_cases

@@ -2,7 +2,6 @@
 
 from datetime import datetime, timezone
 
-import pytest
 import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st

@@ -1,7 +1,6 @@
 """The published JSON Schemas are current and agree with what the code accepts and produces."""
 
 import json
-from pathlib import Path
 
 import jsonschema
 import pytest
