@@ -30,17 +30,22 @@ def _dump(value: Any) -> str:
     return json.dumps(value, ensure_ascii=False, sort_keys=False)
 
 
+def _exit_invalid(exc: PolicyLoadError, summary: str, to_stderr: bool = True) -> None:
+    """Print every problem as file:line:col, a one-line summary on stderr, and exit 3."""
+    for problem in exc.problems:
+        click.echo(problem.render(), err=to_stderr)
+    errors = sum(1 for p in exc.problems if p.severity == "error")
+    click.echo(f"{summary}, {errors} error(s)", err=True)
+    sys.exit(EXIT_INVALID_POLICY)
+
+
 def _load_or_exit(policy_dir: str):
     from .policy import load_policy
 
     try:
         return load_policy(policy_dir)
     except PolicyLoadError as exc:
-        for problem in exc.problems:
-            click.echo(problem.render(), err=True)
-        errors = sum(1 for p in exc.problems if p.severity == "error")
-        click.echo(f"{policy_dir}: invalid policy, {errors} error(s)", err=True)
-        sys.exit(EXIT_INVALID_POLICY)
+        _exit_invalid(exc, f"{policy_dir}: invalid policy")
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -63,12 +68,8 @@ def check(policy_dir: str, fmt: str, strict: bool) -> None:
     except PolicyLoadError as exc:
         if fmt == "json":
             click.echo(_dump({"valid": False, "problems": [p.as_dict() for p in exc.problems]}))
-        else:
-            for problem in exc.problems:
-                click.echo(problem.render())
-            errors = sum(1 for p in exc.problems if p.severity == "error")
-            click.echo(f"{policy_dir}: invalid policy, {errors} error(s)", err=True)
-        sys.exit(EXIT_INVALID_POLICY)
+            sys.exit(EXIT_INVALID_POLICY)
+        _exit_invalid(exc, f"{policy_dir}: invalid policy", to_stderr=False)
     policy = program.policy
     warnings = sorted(list(getattr(policy, "warnings", ())) + lint(program))
     failed = strict and bool(warnings)
@@ -173,10 +174,7 @@ def test(policy_dir: str, fmt: str, output: TextIO, min_coverage: float | None) 
     try:
         suite = load_suite(policy_dir)
     except PolicyLoadError as exc:
-        for problem in exc.problems:
-            click.echo(problem.render(), err=True)
-        click.echo(f"{policy_dir}: invalid test files", err=True)
-        sys.exit(EXIT_INVALID_POLICY)
+        _exit_invalid(exc, f"{policy_dir}: invalid test files")
     if not suite.cases:
         click.echo(f"{policy_dir}: no tests found (*.test.yaml beside the policy or in its tests/ folder)", err=True)
         sys.exit(EXIT_TESTS_FAILED)
@@ -219,9 +217,7 @@ def diff(policy_dir: str, base: str, corpora, mappings, constants, fmt: str, exa
     try:
         old, new, scratch = load_pair(base, Path(policy_dir))
     except PolicyLoadError as exc:
-        for problem in exc.problems:
-            click.echo(problem.render(), err=True)
-        sys.exit(EXIT_INVALID_POLICY)
+        _exit_invalid(exc, f"{base} or {policy_dir}: invalid policy")
     items: list = []
     try:
         for corpus in corpora:

@@ -63,7 +63,7 @@ class PolicyVersions:
             raise UnknownPolicyVersion(f"policy version {digest} is not in the store")
         with tempfile.TemporaryDirectory(prefix="policy-replay-") as scratch:
             for name, content in files.items():
-                (Path(scratch) / name).write_text(content, encoding="utf-8")
+                (Path(scratch) / name).write_bytes(content.encode("utf-8"))
             program = load_policy(scratch)
         if program.policy.digest != digest:
             raise UnknownPolicyVersion(f"stored files of {digest} now hash to {program.policy.digest}")

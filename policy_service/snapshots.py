@@ -54,8 +54,9 @@ def offer(policy_dir: Path, state_dir: Path, source: str = "reload") -> Accepted
     target = snapshot_dir(state_dir, digest)
     if not target.exists():
         staging = Path(tempfile.mkdtemp(dir=state_dir, prefix=".staging-"))
-        for path in policy_files(policy_dir):
-            shutil.copy2(path, staging / path.name)
+        # The texts that were validated, not the directory again: it may have changed since.
+        for name, text in program.policy.sources.items():
+            (staging / name).write_bytes(text.encode("utf-8"))
         target.parent.mkdir(parents=True, exist_ok=True)
         try:
             os.rename(staging, target)

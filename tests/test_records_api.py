@@ -166,3 +166,13 @@ def test_export_and_purge_commands(client, settings, runner, monkeypatch, tmp_pa
     assert json.loads(diff.output)["evaluated"] == 3
     assert "0 decision(s)" in runner.invoke(main, ["decisions", "purge", "--older-than", "1d"]).output
     assert runner.invoke(main, ["decisions", "purge", "--older-than", "soon"]).exit_code == 2
+
+
+def test_the_stored_policy_is_the_validated_text_even_if_the_directory_changes(tmp_path, store_url):
+    policy_dir = tmp_path / "policy"
+    shutil.copytree(RULES, policy_dir, ignore=shutil.ignore_patterns("examples", "tests"))
+    app = create_app(Settings(policy_dir=policy_dir, state_dir=tmp_path / "s", database_url=store_url, auth=False))
+    (policy_dir / "policy.yaml").write_text("edited after loading\n", encoding="utf-8")
+    client = app.test_client()
+    decision_id = client.post("/v1/decisions", json=complaint()).get_json()["decision_id"]
+    assert client.post(f"/v1/decisions/{decision_id}/replay").get_json()["identical"] is True

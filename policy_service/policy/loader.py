@@ -52,6 +52,7 @@ class LoadedSources:
     files: tuple[SourceFile, ...]
     digest: str
     problems: tuple[Problem, ...] = ()
+    texts: dict = field(default_factory=dict, repr=False)  # file name -> the exact text that was validated
 
 
 def json_path(path: Path_) -> str:
@@ -152,6 +153,7 @@ def load_sources(directory: str | Path) -> LoadedSources:
     problems: list[Problem] = []
     files: list[SourceFile] = []
     raw: list[tuple[str, bytes]] = []
+    texts: dict[str, str] = {}
     for path in paths:
         name = f"{display}/{path.name}"
         data = path.read_bytes()
@@ -161,8 +163,9 @@ def load_sources(directory: str | Path) -> LoadedSources:
         except UnicodeDecodeError as exc:
             problems.append(Problem(name, 1, 1, "encoding", f"file is not UTF-8 ({exc.reason} at byte {exc.start})"))
             continue
+        texts[path.name] = text
         parsed, found = parse_yaml(name, text)
         problems.extend(found)
         if parsed is not None:
             files.append(parsed)
-    return LoadedSources(display, tuple(files), digest_of(raw), tuple(problems))
+    return LoadedSources(display, tuple(files), digest_of(raw), tuple(problems), texts)

@@ -244,6 +244,9 @@ class Policy:
     calendars: tuple[CalendarSpec, ...] = ()
     clocks: tuple[Clock, ...] = ()
     default_calendar: str | None = None
+    # The exact text of each file, as read once at load: what is stored with decisions and snapshots,
+    # so it always hashes to `digest` even if the directory changes afterwards.
+    sources: dict = field(default_factory=dict, compare=False, repr=False)
     lookup: dict = field(default_factory=dict, compare=False, repr=False)
 
     def priority(self, priority_id: str) -> Priority:

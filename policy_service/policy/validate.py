@@ -906,7 +906,7 @@ def validate(sources: LoadedSources) -> m.Policy:
         compensation_conflict=str(conflict), paths=tuple(p for _, _, p in paths.values()),
         default_escalation=default_escalation, rules=tuple(r for _, _, r in rules.values()),
         calendars=tuple(c for _, _, c in calendars.values()), clocks=tuple(c for _, _, c in clocks.values()),
-        default_calendar=default_calendar,
+        default_calendar=default_calendar, sources=dict(sources.texts),
         lookup={"priority": {k: v[2] for k, v in ladder.items()}, "category": {k: v[2] for k, v in categories.items()},
                 "tier": {k: v[2] for k, v in tiers.items()}, "path": {k: v[2] for k, v in paths.items()},
                 "rule": {k: v[2] for k, v in rules.items()}, "clock": {k: v[2] for k, v in clocks.items()},
